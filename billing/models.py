@@ -1,0 +1,227 @@
+"""What the billing providers told us, stored once per provider object.
+
+Customer and Subscription hold the newest known state (ordered by the provider's version);
+SubscriptionChange is the append-only ledger that churn and MRR history are computed from;
+WebhookEvent keeps every raw delivery, stored before it is trusted.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import F, Q
+
+from billing.normalized import ItemKind, PeriodUnit, Provider, Status
+
+ProviderChoices = models.TextChoices("ProviderChoices", [(p.name, p.value) for p in Provider])
+StatusChoices = models.TextChoices("StatusChoices", [(s.name, s.value) for s in Status])
+PeriodUnitChoices = models.TextChoices(
+    "PeriodUnitChoices", [(u.name, u.value) for u in PeriodUnit]
+)
+ItemKindChoices = models.TextChoices("ItemKindChoices", [(k.name, k.value) for k in ItemKind])
+
+
+class Movement(models.TextChoices):
+    NEW = "new"
+    EXPANSION = "expansion"
+    CONTRACTION = "contraction"
+    CHURN = "churn"
+    REACTIVATION = "reactivation"
+    NONE = "none"
+
+
+class Customer(models.Model):
+    provider = models.CharField(max_length=16, choices=ProviderChoices.choices)
+    external_id = models.CharField(max_length=255)
+    email = models.EmailField(max_length=254, blank=True)
+    company = models.CharField(max_length=255, blank=True)
+    first_name = models.CharField(max_length=255, blank=True)
+    last_name = models.CharField(max_length=255, blank=True)
+    source_version = models.BigIntegerField(null=True, blank=True)
+    # Set the first time the customer's MRR rises above zero: tells `new` from `reactivation`.
+    first_paid_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    raw = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "external_id"], name="customer_unique_per_provider"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.external_id}"
+
+    @property
+    def display_name(self) -> str:
+        full = f"{self.first_name} {self.last_name}".strip()
+        return self.company or full or self.email or self.external_id
+
+
+class Subscription(models.Model):
+    provider = models.CharField(max_length=16, choices=ProviderChoices.choices)
+    external_id = models.CharField(max_length=255)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="subscriptions")
+    status = models.CharField(max_length=16, choices=StatusChoices.choices)
+    provider_status = models.CharField(max_length=64, blank=True)
+    plan_id = models.CharField(max_length=255, blank=True)
+    price_id = models.CharField(max_length=255, blank=True)
+    currency = models.CharField(max_length=3)
+    mrr = models.BigIntegerField(default=0, help_text="Minor units per month")
+    billing_period = models.PositiveSmallIntegerField(default=1)
+    billing_period_unit = models.CharField(
+        max_length=8, choices=PeriodUnitChoices.choices, default=PeriodUnit.MONTH.value
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    trial_end = models.DateTimeField(null=True, blank=True)
+    current_term_start = models.DateTimeField(null=True, blank=True)
+    current_term_end = models.DateTimeField(null=True, blank=True)
+    next_renewal_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancel_reason = models.CharField(max_length=255, blank=True)
+    contract_term_start = models.DateTimeField(null=True, blank=True)
+    contract_term_end = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    source_version = models.BigIntegerField(
+        null=True, blank=True, help_text="The provider's ordering key; older events are stale"
+    )
+    raw = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "external_id"], name="subscription_unique_per_provider"
+            ),
+            models.CheckConstraint(condition=Q(mrr__gte=0), name="subscription_mrr_not_negative"),
+            models.CheckConstraint(
+                condition=Q(currency__regex=r"^[A-Z]{3}$"), name="subscription_currency_iso"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=[s.value for s in Status]),
+                name="subscription_status_known",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "next_renewal_at"], name="sub_status_renewal_idx"),
+            models.Index(fields=["next_renewal_at"], name="sub_renewal_idx"),
+            models.Index(fields=["cancelled_at"], name="sub_cancelled_idx"),
+            models.Index(fields=["provider", "status"], name="sub_provider_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.external_id}"
+
+
+class SubscriptionItem(models.Model):
+    subscription = models.ForeignKey(Subscription, on_delete=models.CASCADE, related_name="items")
+    kind = models.CharField(max_length=16, choices=ItemKindChoices.choices)
+    item_id = models.CharField(max_length=255)
+    quantity = models.PositiveIntegerField(default=1)
+    unit_amount = models.BigIntegerField(default=0, help_text="Minor units per unit per period")
+    amount = models.BigIntegerField(default=0, help_text="Minor units per period")
+    recurring = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.item_id} x{self.quantity}"
+
+
+class WebhookEvent(models.Model):
+    """One delivery from a provider, stored raw before anything trusts it (dj-stripe style)."""
+
+    class State(models.TextChoices):
+        RECEIVED = "received"
+        PROCESSING = "processing"
+        PROCESSED = "processed"
+        IGNORED = "ignored"
+        STALE = "stale"
+        FAILED = "failed"
+        REJECTED = "rejected"
+
+    class Source(models.TextChoices):
+        WEBHOOK = "webhook"
+        POLL = "poll"
+        BACKFILL = "backfill"
+
+    provider = models.CharField(max_length=16, choices=ProviderChoices.choices)
+    event_id = models.CharField(max_length=255)
+    event_type = models.CharField(max_length=128, blank=True)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.WEBHOOK)
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    headers = models.JSONField(default=dict, blank=True)
+    body = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=State.choices, default=State.RECEIVED)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    traceback = models.TextField(blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "event_id"], name="webhook_event_unique_per_provider"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "received_at"], name="event_status_received_idx"),
+            models.Index(fields=["received_at"], name="event_received_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.event_type} {self.event_id}"
+
+
+class SubscriptionChange(models.Model):
+    """Append-only ledger: one row per applied change of a subscription.
+
+    `movement` classifies the change per customer (metrics.md); `movement_amount` is its size
+    in minor units of `currency` (always >= 0). Customer MRR before/after sums the customer's
+    subscriptions in this change's currency.
+    """
+
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.PROTECT, related_name="changes"
+    )
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="changes")
+    event = models.ForeignKey(
+        WebhookEvent, on_delete=models.SET_NULL, null=True, blank=True, related_name="changes"
+    )
+    occurred_at = models.DateTimeField()
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    source_version = models.BigIntegerField(null=True, blank=True)
+    status_before = models.CharField(max_length=16, blank=True)
+    status_after = models.CharField(max_length=16, choices=StatusChoices.choices)
+    mrr_before = models.BigIntegerField(default=0)
+    mrr_after = models.BigIntegerField(default=0)
+    customer_mrr_before = models.BigIntegerField(default=0)
+    customer_mrr_after = models.BigIntegerField(default=0)
+    currency = models.CharField(max_length=3)
+    movement = models.CharField(max_length=16, choices=Movement.choices, default=Movement.NONE)
+    movement_amount = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(movement_amount__gte=0), name="change_movement_amount_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(movement="none", movement_amount=0)
+                | (~Q(movement="none") & ~Q(mrr_before=F("mrr_after"))),
+                name="change_movement_consistent",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["movement", "occurred_at"], name="change_movement_time_idx"),
+            models.Index(fields=["customer", "occurred_at"], name="change_customer_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subscription} {self.status_before}->{self.status_after} {self.movement}"

@@ -1,0 +1,1 @@
+"""Writes to billing state. Read-only queries live in billing.selectors."""

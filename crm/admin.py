@@ -1,0 +1,21 @@
+from django.contrib import admin
+
+from billing.admin import ReadOnlyAdmin
+from crm import models
+
+
+@admin.register(models.ContractSync)
+class ContractSyncAdmin(admin.ModelAdmin):
+    list_display = ("subscription", "state", "version", "synced_version", "sf_contract_id",
+                    "attempts", "next_attempt_at", "last_synced_at")
+    list_filter = ("state",)
+    search_fields = ("subscription__external_id", "sf_contract_id", "sf_account_id")
+    raw_id_fields = ("subscription",)
+    readonly_fields = ("payload_hash", "created_at", "updated_at")
+
+
+@admin.register(models.SyncAttempt)
+class SyncAttemptAdmin(ReadOnlyAdmin):
+    list_display = ("started_at", "operation", "sobject", "outcome", "error_code", "duration_ms",
+                    "api_usage_used", "api_usage_max")
+    list_filter = ("outcome", "sobject", "operation")

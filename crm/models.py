@@ -1,0 +1,83 @@
+"""What Salesforce has been told: one ContractSync per subscription, one SyncAttempt per call.
+
+A ContractSync is dirty while `version > synced_version`: every relevant change bumps `version`
+in the same transaction as the change, and a push marks `synced_version` with the version it
+actually sent, so a change that lands during a push keeps the row dirty.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import F, Q
+
+
+class ContractSync(models.Model):
+    class State(models.TextChoices):
+        PENDING = "pending"
+        SYNCED = "synced"
+        FAILED = "failed"
+        PARKED = "parked"
+
+    subscription = models.OneToOneField(
+        "billing.Subscription", on_delete=models.CASCADE, related_name="contract_sync"
+    )
+    sf_account_id = models.CharField(max_length=18, blank=True)
+    sf_contract_id = models.CharField(max_length=18, blank=True)
+    sf_contract_status = models.CharField(max_length=40, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    version = models.PositiveBigIntegerField(default=0)
+    synced_version = models.PositiveBigIntegerField(default=0)
+    payload_hash = models.CharField(max_length=64, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error_code = models.CharField(max_length=64, blank=True)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(synced_version__lte=F("version")), name="sync_version_not_ahead"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["state", "next_attempt_at"], name="sync_state_due_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"sync of {self.subscription_id} ({self.state})"
+
+    @property
+    def dirty(self) -> bool:
+        return self.version > self.synced_version
+
+
+class SyncAttempt(models.Model):
+    """One Salesforce call, written before the call and completed after it (Healthchecks)."""
+
+    class Outcome(models.TextChoices):
+        STARTED = "started"
+        SUCCESS = "success"
+        PARTIAL = "partial"
+        FAILED = "failed"
+
+    operation = models.CharField(max_length=64)
+    sobject = models.CharField(max_length=40, blank=True)
+    records = models.JSONField(default=list, blank=True, help_text="External ids involved")
+    results = models.JSONField(default=list, blank=True, help_text="Outcome per record")
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.STARTED)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.TextField(blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    api_usage_used = models.PositiveIntegerField(null=True, blank=True)
+    api_usage_max = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["started_at"], name="attempt_started_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.operation} {self.sobject} {self.outcome}"

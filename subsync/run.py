@@ -1,0 +1,146 @@
+"""`make run`: migrate, make a first admin, then run web, worker and beat together.
+
+With no Salesforce credentials in the environment it also starts the bundled Salesforce
+emulator and points the app at it. Output of every process is interleaved, each line prefixed
+with the process name; Ctrl-C (or SIGTERM) stops all of them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+
+
+def _say(message: str) -> None:
+    print(f"[subsync] {message}", flush=True)
+
+
+def _manage(*args: str, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([PY, "manage.py", *args], cwd=ROOT, env=env, check=True,
+                          capture_output=True, text=True)
+
+
+def ensure_admin(env: dict) -> None:
+    """Create the first superuser once and print its password once (it is not stored)."""
+    password = secrets.token_urlsafe(12)
+    code = (
+        "from django.contrib.auth import get_user_model;"
+        "U=get_user_model();"
+        "import sys;"
+        "sys.exit(0) if U.objects.filter(is_superuser=True).exists() else "
+        f"(U.objects.create_superuser('admin', 'admin@localhost', {password!r}), sys.exit(3))"
+    )
+    result = subprocess.run([PY, "manage.py", "shell", "-c", code], cwd=ROOT, env=env,
+                            capture_output=True, text=True)
+    if result.returncode == 3:
+        _say(f"created the first admin account: user 'admin', password '{password}' "
+             "(shown only this once; change it in /admin/)")
+    elif result.returncode != 0:
+        raise SystemExit(result.stderr)
+
+
+def start_emulator(env: dict, var_dir: Path) -> subprocess.Popen | None:
+    """Start the Salesforce emulator unless real credentials are configured."""
+    if env.get("SALESFORCE_CLIENT_ID") or env.get("SALESFORCE_USERNAME"):
+        return None
+    cert_dir = var_dir / "sf-emulator"
+    ready = cert_dir / "ready.json"
+    ready.unlink(missing_ok=True)
+    port = env.get("SUBSYNC_EMULATOR_PORT", "8443")
+    proc = subprocess.Popen(
+        [PY, "-m", "crm.salesforce.emulator", "--port", port, "--cert-dir", str(cert_dir),
+         "--state", str(cert_dir / "state.json")],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not ready.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit("the Salesforce emulator did not start: " + (proc.stdout.read()
+                             if proc.poll() is not None else "timed out"))
+        time.sleep(0.1)
+    info = json.loads(ready.read_text())
+    env.update(
+        SALESFORCE_LOGIN_URL=info["url"], SALESFORCE_AUTH_FLOW="client_credentials",
+        SALESFORCE_CLIENT_ID="emulator", SALESFORCE_CLIENT_SECRET="emulator",
+        SALESFORCE_CA_BUNDLE=info["ca_path"],
+    )
+    _say(f"no Salesforce credentials set: using the built-in Salesforce emulator at {info['url']}")
+    return proc
+
+
+def _pump(name: str, stream, lock: threading.Lock) -> None:
+    for line in stream:
+        with lock:
+            sys.stdout.write(f"{name:>9} | {line}")
+            sys.stdout.flush()
+
+
+def commands(bind: str) -> dict[str, list[str]]:
+    return {
+        "web": [PY, "-m", "gunicorn", "subsync.wsgi:application", "--bind", bind,
+                "--workers", os.environ.get("WEB_CONCURRENCY", "2"), "--access-logfile", "-"],
+        "worker": [PY, "-m", "celery", "-A", "subsync", "worker", "--loglevel", "INFO",
+                   "--concurrency", os.environ.get("WORKER_CONCURRENCY", "2")],
+        "beat": [PY, "-m", "celery", "-A", "subsync", "beat", "--loglevel", "INFO"],
+    }
+
+
+def main() -> int:
+    env = dict(os.environ)
+    env.setdefault("DEBUG", "true")
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    var_dir = Path(env.get("SUBSYNC_VAR_DIR", ROOT / "var"))
+    var_dir.mkdir(parents=True, exist_ok=True)
+    _say("applying database migrations")
+    _manage("migrate", "--noinput", env=env)
+    ensure_admin(env)
+    procs: dict[str, subprocess.Popen] = {}
+    emulator = start_emulator(env, var_dir)
+    if emulator is not None:
+        procs["emulator"] = emulator
+    bind = env.get("SUBSYNC_BIND", "127.0.0.1:8000")
+    lock = threading.Lock()
+    for name, cmd in commands(bind).items():
+        procs[name] = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                       stderr=subprocess.STDOUT, text=True)
+    for name, proc in procs.items():
+        threading.Thread(target=_pump, args=(name, proc.stdout, lock), daemon=True).start()
+    _say(f"dashboard on http://{bind}/ (web, worker and beat running; Ctrl-C stops them)")
+
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    try:
+        while not stopping.is_set():
+            for name, proc in procs.items():
+                if proc.poll() is not None:
+                    _say(f"{name} exited with {proc.returncode}; stopping the others")
+                    stopping.set()
+            stopping.wait(0.5)
+    except KeyboardInterrupt:
+        pass
+    _say("stopping")
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    for proc in procs.values():
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    _say("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,9 @@
+"""Loaded as a pytest plugin (`-p tests.environment`) before Django is set up.
+
+Tests run with DEBUG off, as in production, so settings need a secret key; this one is only
+ever used by the test suite.
+"""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-used-anywhere-else")

@@ -1,0 +1,93 @@
+"""Smoke test of `make run`'s own entry point on embedded defaults (SQLite, filesystem broker).
+
+Starts `python -m subsync.run` exactly as the Makefile does, waits for /healthz, sends a Celery
+task through the embedded broker to the real worker, then presses Ctrl-C and checks that every
+process stopped. A second run must work without surprises (no second admin account).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def embedded_env(var_dir: Path, port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("DATABASE_URL", "CELERY_", "SALESFORCE_", "DEBUG"))}
+    env.update(SUBSYNC_VAR_DIR=str(var_dir), SUBSYNC_BIND=f"127.0.0.1:{port}",
+               SUBSYNC_EMULATOR_PORT=str(free_port()), WEB_CONCURRENCY="1",
+               WORKER_CONCURRENCY="1", PYTHONUNBUFFERED="1", SALESFORCE_CLIENT_ID="tmp")
+    return env
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"make run exited early: {proc.stdout.read()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return json.loads(response.read())
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError("/healthz never answered")
+
+
+def start(env: dict) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "subsync.run"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+
+
+def stop(proc: subprocess.Popen) -> str:
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, output
+    # Nothing of the process group is left running.
+    with pytest.raises(ProcessLookupError):
+        os.killpg(proc.pid, 0)
+    return output
+
+
+def test_make_run_serves_health_runs_tasks_and_stops_cleanly(tmp_path):
+    port = free_port()
+    env = embedded_env(tmp_path, port)
+    proc = start(env)
+    try:
+        health = wait_healthy(f"http://127.0.0.1:{port}/healthz", proc)
+        assert health == {"database": "ok", "broker": "ok"}
+        result = subprocess.run(
+            [sys.executable, "-c",
+             "from subsync.celery import ping; print(ping.delay().get(timeout=60))"],
+            cwd=ROOT, env={**env, "DEBUG": "true"}, capture_output=True, text=True, timeout=90,
+        )
+        assert result.stdout.strip() == "pong", result.stderr
+    finally:
+        output = stop(proc) if proc.poll() is None else proc.stdout.read()
+    assert output.count("created the first admin account") == 1
+    assert "worker |" in output and "beat |" in output and "web |" in output
+
+    second = start(env)
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}/healthz", second)
+    finally:
+        output = stop(second)
+    assert "created the first admin account" not in output

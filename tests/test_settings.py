@@ -1,0 +1,75 @@
+"""Settings come from the environment; production safety refuses unsafe defaults."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PROBE = (
+    "import json, django; from django.conf import settings; django.setup();"
+    "db = settings.DATABASES['default'];"
+    "print(json.dumps({'engine': db['ENGINE'], 'name': str(db['NAME']), 'host': db.get('HOST'),"
+    "'broker': settings.CELERY_BROKER_URL, 'debug': settings.DEBUG,"
+    "'secure_cookie': settings.SESSION_COOKIE_SECURE, 'hsts': settings.SECURE_HSTS_SECONDS,"
+    "'ssl_redirect': settings.SECURE_SSL_REDIRECT, 'hosts': settings.ALLOWED_HOSTS,"
+    "'sync_statuses': settings.SUBSYNC_SYNC_STATUSES,"
+    "'sf_version': settings.SALESFORCE_API_VERSION,"
+    "'currency': settings.SUBSYNC_REPORTING_CURRENCY}))"
+)
+
+
+def load(tmp_path, **overrides):
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("DATABASE_URL", "CELERY_", "SECRET_KEY", "DEBUG", "SUBSYNC_"))}
+    env.update(DJANGO_SETTINGS_MODULE="subsync.settings", SUBSYNC_VAR_DIR=str(tmp_path))
+    env.update(overrides)
+    proc = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=env,
+                          capture_output=True, text=True)
+    return proc
+
+
+def test_defaults_are_embedded_sqlite_and_filesystem_broker(tmp_path):
+    proc = load(tmp_path, SECRET_KEY="x" * 50)
+    assert proc.returncode == 0, proc.stderr
+    cfg = json.loads(proc.stdout)
+    assert cfg["engine"] == "django.db.backends.sqlite3"
+    assert cfg["name"] == str(tmp_path / "subsync.sqlite3")
+    assert cfg["broker"] == "filesystem://"
+    assert (tmp_path / "celery" / "queue").is_dir()
+    assert cfg["debug"] is False
+    assert cfg["secure_cookie"] is True and cfg["hsts"] > 0
+    assert cfg["ssl_redirect"] is False
+    assert cfg["sync_statuses"] == ["active", "non_renewing", "past_due"]
+    assert cfg["sf_version"] == "62.0" and cfg["currency"] == "USD"
+
+
+def test_database_and_broker_urls_are_read_from_the_environment(tmp_path):
+    proc = load(
+        tmp_path, SECRET_KEY="x" * 50, DATABASE_URL="postgres://u@db.example:5432/subsync",
+        CELERY_BROKER_URL="redis://cache.example:6379/2", ALLOWED_HOSTS="a.example,b.example",
+        SUBSYNC_SYNC_STATUSES="active,trial", SUBSYNC_REPORTING_CURRENCY="EUR",
+    )
+    assert proc.returncode == 0, proc.stderr
+    cfg = json.loads(proc.stdout)
+    assert cfg["engine"] == "django.db.backends.postgresql"
+    assert (cfg["name"], cfg["host"]) == ("subsync", "db.example")
+    assert cfg["broker"] == "redis://cache.example:6379/2"
+    assert cfg["hosts"] == ["a.example", "b.example"]
+    assert cfg["sync_statuses"] == ["active", "trial"]
+    assert cfg["currency"] == "EUR"
+
+
+def test_refuses_to_start_without_secret_key_when_debug_is_off(tmp_path):
+    proc = load(tmp_path)
+    assert proc.returncode != 0
+    assert "SECRET_KEY is not set" in proc.stderr
+
+
+def test_debug_allows_the_development_key_and_relaxes_cookies(tmp_path):
+    proc = load(tmp_path, DEBUG="true")
+    assert proc.returncode == 0, proc.stderr
+    cfg = json.loads(proc.stdout)
+    assert cfg["debug"] is True
+    assert cfg["secure_cookie"] is False and cfg["hsts"] == 0
