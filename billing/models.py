@@ -225,3 +225,27 @@ class SubscriptionChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subscription} {self.status_before}->{self.status_after} {self.movement}"
+
+
+class Cursor(models.Model):
+    """Where a long-running read of a provider got to: a backfill's page, the poller's last event.
+
+    Written after each page so that an interrupted run resumes where it stopped.
+    """
+
+    provider = models.CharField(max_length=16, choices=ProviderChoices.choices)
+    name = models.CharField(max_length=64, help_text="e.g. backfill:subscriptions, poll:events")
+    position = models.CharField(max_length=255, blank=True)
+    count = models.PositiveBigIntegerField(default=0)
+    done = models.BooleanField(default=False)
+    params = models.JSONField(default=dict, blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "name"], name="cursor_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.name} at {self.position or 'start'}"

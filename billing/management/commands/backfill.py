@@ -1,0 +1,49 @@
+"""python manage.py backfill <provider> [--since DATE] [--status S ...] [--restart]"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from billing import backfill
+from billing.providers.base import ProviderError
+
+
+def _date(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise CommandError(f"--since must be an ISO date such as 2026-01-31: {value!r}") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+class Command(BaseCommand):
+    help = "Import every subscription and customer of a provider (resumable)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("provider", help="chargebee or braintree")
+        parser.add_argument("--since", type=_date, help="only subscriptions updated since")
+        parser.add_argument("--status", action="append", default=[],
+                            help="provider status to import (repeatable); default all")
+        parser.add_argument("--restart", action="store_true",
+                            help="ignore the saved position and start over")
+
+    def handle(self, *args, provider, since, status, restart, **options):
+        try:
+            run = backfill.get(provider)
+        except KeyError:
+            raise CommandError(
+                f"unknown provider {provider!r}; choose one of {', '.join(backfill.providers())}"
+            ) from None
+        opts = backfill.BackfillOptions(since=since, statuses=tuple(status), restart=restart)
+        with tqdm(unit="sub", desc=f"{provider} backfill", file=self.stderr._out,
+                  dynamic_ncols=True, mininterval=0.5) as bar:
+            try:
+                count = run(options=opts, progress=bar)
+            except ProviderError as exc:
+                raise CommandError(
+                    f"{provider} backfill stopped: {exc} (run it again to resume)"
+                ) from exc
+        self.stdout.write(self.style.SUCCESS(f"{provider}: {count} subscriptions imported"))

@@ -1,0 +1,135 @@
+"""Reads from the Braintree API for backfills and lookups, with errors made typed.
+
+Every SDK call goes through `calling_braintree()`, which turns the SDK's many exception
+classes into one `BraintreeApiError` that says whether a retry can help.
+
+Subscriptions are listed the way the SDK does it (a search returns every matching id, then
+the objects are fetched in pages), but in id order, so that the id of the last subscription
+handled is a checkpoint: a backfill that stops half way resumes with `after=that id` and
+neither skips nor repeats a page. Subscriptions created after the first search of a backfill
+may sort before the checkpoint; webhooks (and the next full backfill) cover those.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import braintree
+from braintree import Subscription, SubscriptionSearch
+
+from .errors import BraintreeApiError, api_error_from
+from .money import to_minor_units
+
+__all__ = [
+    "ALL_STATUSES",
+    "PAGE_SIZE",
+    "BraintreeApiError",
+    "PlanInfo",
+    "calling_braintree",
+    "find_subscription",
+    "iter_subscriptions",
+    "list_plans",
+    "plan_info",
+]
+
+ALL_STATUSES = (
+    Subscription.Status.Active,
+    Subscription.Status.Canceled,
+    Subscription.Status.Expired,
+    Subscription.Status.PastDue,
+    Subscription.Status.Pending,
+)
+PAGE_SIZE = 50  # what Braintree answers in search_results/page_size
+
+
+@dataclass(frozen=True)
+class PlanInfo:
+    """What subsync needs from a Braintree plan: its cycle length and list price."""
+
+    plan_id: str
+    billing_frequency: int  # months per billing cycle (Braintree plans are month based)
+    price: int  # minor units per cycle
+    currency: str
+    name: str = ""
+
+
+@contextmanager
+def calling_braintree(what: str) -> Iterator[None]:
+    """Run SDK calls, re-raising any failure as a BraintreeApiError that names `what`."""
+    try:
+        yield
+    except BraintreeApiError:
+        raise
+    except Exception as exc:
+        error = api_error_from(exc)
+        raise BraintreeApiError(
+            f"{what}: {error.message}", permanent=error.permanent, status=error.status
+        ) from exc
+
+
+def plan_info(plan: braintree.Plan) -> PlanInfo:
+    """A PlanInfo from the SDK's Plan object."""
+    currency = getattr(plan, "currency_iso_code", "") or ""
+    frequency = getattr(plan, "billing_frequency", None) or 1
+    return PlanInfo(
+        plan_id=plan.id,
+        billing_frequency=int(frequency),
+        price=to_minor_units(getattr(plan, "price", None), currency=currency),
+        currency=currency,
+        name=getattr(plan, "name", "") or "",
+    )
+
+
+def list_plans(gateway: braintree.BraintreeGateway) -> list[PlanInfo]:
+    """Every plan of the merchant (one request: Braintree does not page plans)."""
+    with calling_braintree("listing plans"):
+        plans = gateway.plan.all()
+    return [plan_info(plan) for plan in plans]
+
+
+def find_subscription(
+    gateway: braintree.BraintreeGateway, *, subscription_id: str
+) -> braintree.Subscription:
+    """One subscription by id; a missing one is a permanent BraintreeApiError (status 404)."""
+    with calling_braintree(f"finding subscription {subscription_id!r}"):
+        return gateway.subscription.find(subscription_id)
+
+
+def _search_ids(gateway: braintree.BraintreeGateway, *criteria) -> list[str]:
+    collection = gateway.subscription.search(
+        [SubscriptionSearch.status.in_list(list(ALL_STATUSES)), *criteria]
+    )
+    return list(collection.ids)
+
+
+def iter_subscriptions(
+    gateway: braintree.BraintreeGateway,
+    *,
+    after: str | None = None,
+    page_size: int = PAGE_SIZE,
+) -> Iterator[braintree.Subscription]:
+    """Every subscription in every status, in ascending id order, starting after `after`.
+
+    Checkpoint by storing the id of the last subscription you have finished with and pass it
+    back as `after` to resume. Costs one search for all ids, then two requests per page (the
+    SDK's id search for the page, then the fetch of its objects). Errors are raised as
+    BraintreeApiError; everything yielded before an error stays valid.
+    """
+    if page_size < 1:
+        raise ValueError("page_size must be at least 1")
+    with calling_braintree("searching subscriptions"):
+        ids = sorted(_search_ids(gateway))
+    pending = [sub_id for sub_id in ids if after is None or sub_id > after]
+    for start in range(0, len(pending), page_size):
+        page = pending[start:start + page_size]
+        with calling_braintree(f"fetching subscriptions {page[0]}..{page[-1]}"):
+            found = gateway.subscription.search(
+                [SubscriptionSearch.status.in_list(list(ALL_STATUSES)),
+                 SubscriptionSearch.ids.in_list(page)]
+            )
+            subscriptions = list(found.items)
+        # Yield in id order so that each id is a valid checkpoint; ids deleted since the first
+        # search simply do not come back.
+        yield from sorted(subscriptions, key=lambda sub: sub.id)

@@ -1,0 +1,1 @@
+"""Webhook intake: authenticate, store raw, answer fast. Processing happens in the worker."""

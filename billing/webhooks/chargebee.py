@@ -1,0 +1,64 @@
+"""POST /webhooks/chargebee/: Basic auth, size and shape checks, store, 200."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.db import transaction
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from billing.models import WebhookEvent
+from billing.providers.chargebee import intake
+from billing.providers.chargebee.errors import ChargebeeEventError
+from billing.providers.chargebee.parse import read_envelope
+from billing.services.events import store_event
+from billing.webhooks.common import BodyTooLarge, error, payload_digest, read_body, request_headers
+
+NOT_CONFIGURED = (
+    "Chargebee webhooks are refused: set CHARGEBEE_WEBHOOK_USERNAME and "
+    "CHARGEBEE_WEBHOOK_PASSWORD, and the same credentials on the Chargebee webhook"
+)
+
+
+def _unauthorized(message: str) -> JsonResponse:
+    response = error(401, message)
+    response["WWW-Authenticate"] = 'Basic realm="subsync webhooks", charset="UTF-8"'
+    return response
+
+
+@csrf_exempt
+@login_not_required
+@require_POST
+@transaction.non_atomic_requests
+def chargebee_webhook(request: HttpRequest) -> JsonResponse:
+    username = settings.CHARGEBEE_WEBHOOK_USERNAME
+    password = settings.CHARGEBEE_WEBHOOK_PASSWORD
+    if not intake.credentials_configured(username=username, password=password):
+        return _unauthorized(NOT_CONFIGURED)
+    if not intake.basic_auth_matches(request.headers.get("Authorization", ""),
+                                     username=username, password=password):
+        return _unauthorized("missing or wrong credentials")
+    try:
+        body = read_body(request)
+    except BodyTooLarge:
+        return error(413, "body over 1 MiB")
+    text = body.decode("utf-8", errors="replace")
+    try:
+        envelope = read_envelope(event=body)
+    except ChargebeeEventError as exc:
+        # Authenticated but unusable: keep it, so nothing Chargebee sent is lost.
+        store_event(
+            provider="chargebee", event_id=f"rejected:{payload_digest(body)}",
+            event_type=intake.best_effort_type(body), body=text,
+            headers=request_headers(request), rejected_error=str(exc),
+        )
+        return error(400, str(exc))
+    result = store_event(
+        provider="chargebee", event_id=envelope.event_id, event_type=envelope.event_type,
+        body=text, headers=request_headers(request), occurred_at=envelope.occurred_at,
+        source=WebhookEvent.Source.WEBHOOK,
+    )
+    outcome = "accepted" if result.created else ("requeued" if result.requeued else "duplicate")
+    return JsonResponse({"status": outcome, "event": envelope.event_id})

@@ -1,0 +1,41 @@
+"""Pieces every provider's webhook view shares: body size cap, JSON errors, header capture."""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.http import HttpRequest, JsonResponse
+
+MAX_BODY_BYTES = 1024 * 1024  # 1 MiB: far above any real event, far below a memory problem
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def read_body(request: HttpRequest, *, limit: int = MAX_BODY_BYTES) -> bytes:
+    """Read at most `limit` bytes of the body, refusing larger ones before buffering them."""
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        raise BodyTooLarge
+    data = request.read(limit + 1)
+    if len(data) > limit:
+        raise BodyTooLarge
+    return data
+
+
+def request_headers(request: HttpRequest) -> dict[str, str]:
+    return dict(request.headers.items())
+
+
+def error(status: int, message: str, **extra) -> JsonResponse:
+    return JsonResponse({"error": message, **extra}, status=status)
+
+
+def payload_digest(data: bytes | str) -> str:
+    """Stable id for a delivery that carries none (Braintree) or is malformed."""
+    raw = data.encode() if isinstance(data, str) else data
+    return hashlib.sha256(raw).hexdigest()
