@@ -34,7 +34,7 @@ def embedded_env(var_dir: Path, port: int) -> dict[str, str]:
            if not k.startswith(("DATABASE_URL", "CELERY_", "SALESFORCE_", "DEBUG"))}
     env.update(SUBSYNC_VAR_DIR=str(var_dir), SUBSYNC_BIND=f"127.0.0.1:{port}",
                SUBSYNC_EMULATOR_PORT=str(free_port()), WEB_CONCURRENCY="1",
-               WORKER_CONCURRENCY="1", PYTHONUNBUFFERED="1", SALESFORCE_CLIENT_ID="tmp")
+               WORKER_CONCURRENCY="1", PYTHONUNBUFFERED="1")
     return env
 
 
@@ -84,6 +84,7 @@ def test_make_run_serves_health_runs_tasks_and_stops_cleanly(tmp_path):
         output = stop(proc) if proc.poll() is None else proc.stdout.read()
     assert output.count("created the first admin account") == 1
     assert "worker |" in output and "beat |" in output and "web |" in output
+    assert "using the built-in Salesforce emulator" in output
 
     second = start(env)
     try:
