@@ -17,13 +17,14 @@ import base64
 import re
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from xml.etree import ElementTree as ET
 
 import braintree
 from braintree.util.xml_util import XmlUtil
 
 from billing.providers.braintree.gateway import build_gateway
+from tests.support.local_server import LocalServer
 
 from .subscriptions import Customer, Keys
 from .xmlbuild import element, to_xml
@@ -70,7 +71,7 @@ class _Failures:
         return self.status
 
 
-class FakeBraintreeServer:
+class FakeBraintreeServer(LocalServer):
     """The fake gateway; a context manager that serves on an ephemeral port in a thread."""
 
     def __init__(self, *, keys: Keys | None = None, page_size: int = 50):
@@ -84,42 +85,10 @@ class FakeBraintreeServer:
         self.requests: list[RecordedRequest] = []
         self._failures = _Failures()
         self._lock = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle ------------------------------------------------------------------------
-
-    def __enter__(self) -> FakeBraintreeServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
-
-    def start(self) -> None:
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._httpd.daemon_threads = True
-        # A short poll interval so that stop() (shutdown) returns quickly.
-        self._thread = threading.Thread(target=self._httpd.serve_forever,
-                                        kwargs={"poll_interval": 0.02}, daemon=True,
-                                        name="fake-braintree")
-        self._thread.start()
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
 
     @property
     def url(self) -> str:
-        assert self._httpd is not None, "server not started"
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return self.base_url
 
     def gateway(self, **overrides) -> braintree.BraintreeGateway:
         """A real SDK gateway pointed at this server (keys overridable, e.g. wrong ones)."""
@@ -312,3 +281,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _merchant_account(self, key, _body):
         return self._found("merchant_account", self.fake.merchant_accounts, key)
+
+
+FakeBraintreeServer.handler_class = _Handler
+FakeBraintreeServer.thread_name = "fake-braintree"

@@ -23,7 +23,7 @@ import json
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -34,6 +34,7 @@ from tests.support.chargebee.events import (
     make_event,
     make_subscription,
 )
+from tests.support.local_server import LocalServer
 
 API_PREFIX = "/api/v2"
 DEFAULT_LIMIT = 10
@@ -89,7 +90,7 @@ class ApiError(Exception):
 
 
 @dataclass
-class FakeChargebee:
+class FakeChargebee(LocalServer):
     """The fake server: seed it, point the SDK at `api_url`, inspect `requests`."""
 
     api_key: str = "test_fake_key"
@@ -102,43 +103,6 @@ class FakeChargebee:
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._faults = _Faults()
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    def start(self) -> FakeChargebee:
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-            name="fake-chargebee", daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> FakeChargebee:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        if self._httpd is None:
-            raise RuntimeError("the fake Chargebee server is not running")
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
 
     @property
     def api_url(self) -> str:
@@ -495,3 +459,7 @@ def _decode_offset(raw: str | None) -> int:
 
 
 __all__ = ["DAY", "ApiError", "FakeChargebee", "RecordedRequest"]
+
+
+FakeChargebee.handler_class = _Handler
+FakeChargebee.thread_name = "fake-chargebee"
