@@ -11,3 +11,11 @@ class BillingConfig(AppConfig):
         from billing.providers.chargebee.adapter import ChargebeeAdapter
 
         register(ChargebeeAdapter())
+
+        from billing import backfill
+        from billing.backfill import braintree as braintree_backfill
+        from billing.providers.braintree.adapter import BraintreeAdapter
+
+        register(BraintreeAdapter())
+        backfill.register("braintree", braintree_backfill.run)
+        import billing.backfill.chargebee  # noqa: F401  (registers the "chargebee" backfill)

@@ -249,3 +249,49 @@ class Cursor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} {self.name} at {self.position or 'start'}"
+
+
+# -- Braintree look-up cache ------------------------------------------------------------------
+# A Braintree subscription carries no currency, no customer and no billing frequency. The
+# worker looks them up once and keeps the answers here, so that later events (in any worker,
+# after any restart) need no API call. Written only by billing.providers.braintree.cache.
+
+
+class BraintreePlan(models.Model):
+    """A Braintree plan as last listed: its cycle length in months and list price."""
+
+    plan_id = models.CharField(max_length=255, unique=True)
+    name = models.CharField(max_length=255, blank=True)
+    billing_frequency = models.PositiveSmallIntegerField(default=1, help_text="Months per cycle")
+    price = models.BigIntegerField(default=0, help_text="Minor units per cycle")
+    currency = models.CharField(max_length=3, blank=True)
+    refreshed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"braintree plan {self.plan_id}"
+
+
+class BraintreeMerchantAccount(models.Model):
+    """The currency a Braintree merchant account settles in (it never changes)."""
+
+    merchant_account_id = models.CharField(max_length=255, unique=True)
+    currency = models.CharField(max_length=3)
+    refreshed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"braintree merchant account {self.merchant_account_id} ({self.currency})"
+
+
+class BraintreePaymentMethodCustomer(models.Model):
+    """Who owns a Braintree payment method token, with the customer's details as last read."""
+
+    token = models.CharField(max_length=255, unique=True)
+    customer_id = models.CharField(max_length=255)
+    email = models.CharField(max_length=254, blank=True)
+    company = models.CharField(max_length=255, blank=True)
+    first_name = models.CharField(max_length=255, blank=True)
+    last_name = models.CharField(max_length=255, blank=True)
+    refreshed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"braintree payment method {self.token} -> {self.customer_id}"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 from django.conf import settings
 
-from billing.services import events
+from billing.providers.base import ProviderError
+from billing.services import events, polling
 from subsync.backoff import backoff_seconds
 
 
@@ -23,3 +26,15 @@ def process_webhook_event(self, event_id: int) -> str | None:
 @shared_task(name="billing.tasks.requeue_stuck_events")
 def requeue_stuck_events() -> int:
     return events.requeue_stuck_events(older_than_seconds=settings.SUBSYNC_STUCK_EVENT_SECONDS)
+
+
+@shared_task(name="billing.tasks.poll_chargebee_events")
+def poll_chargebee_events() -> dict | None:
+    """Store Chargebee events the webhooks missed; a failure waits for the next beat."""
+    try:
+        return polling.poll_chargebee_events().as_dict()
+    except ProviderError as exc:
+        logging.getLogger(__name__).warning(
+            "chargebee event poll failed", extra={"error": str(exc), "permanent": exc.permanent}
+        )
+        return None

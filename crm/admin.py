@@ -7,11 +7,11 @@ from crm import models
 @admin.register(models.ContractSync)
 class ContractSyncAdmin(admin.ModelAdmin):
     list_display = ("subscription", "state", "version", "synced_version", "sf_contract_id",
-                    "attempts", "next_attempt_at", "last_synced_at")
+                    "attempts", "last_error_code", "next_attempt_at", "last_synced_at")
     list_filter = ("state",)
     search_fields = ("subscription__external_id", "sf_contract_id", "sf_account_id")
     raw_id_fields = ("subscription",)
-    readonly_fields = ("payload_hash", "created_at", "updated_at")
+    readonly_fields = ("payload_hash", "claimed_until", "created_at", "updated_at")
 
 
 @admin.register(models.SyncAttempt)

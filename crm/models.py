@@ -32,6 +32,8 @@ class ContractSync(models.Model):
     last_error_code = models.CharField(max_length=64, blank=True)
     last_error = models.TextField(blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Lease of the worker pushing this row; an expired lease (a killed worker) frees the row.
+    claimed_until = models.DateTimeField(null=True, blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -81,3 +83,20 @@ class SyncAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.operation} {self.sobject} {self.outcome}"
+
+
+class SalesforceOrgState(models.Model):
+    """Small facts about the Salesforce org shared by every process (one row, key "default").
+
+    The latest daily API usage seen on any response (read by the budget guard and the
+    dashboard), and until when a requested flush covers new changes (the debounce).
+    """
+
+    key = models.CharField(max_length=32, unique=True, default="default")
+    api_usage_used = models.PositiveIntegerField(null=True, blank=True)
+    api_usage_limit = models.PositiveIntegerField(null=True, blank=True)
+    api_usage_observed_at = models.DateTimeField(null=True, blank=True)
+    flush_requested_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Salesforce org state ({self.api_usage_used}/{self.api_usage_limit})"

@@ -187,6 +187,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.tasks.requeue_stuck_events",
         "schedule": 60.0,
     },
+    "poll-chargebee-events": {
+        "task": "billing.tasks.poll_chargebee_events",
+        "schedule": 300.0,
+    },
 }
 
 # --- Providers (read by billing.providers and crm.salesforce) --------------------------------
@@ -219,3 +223,34 @@ SUBSYNC_REPORTING_CURRENCY = env.str("SUBSYNC_REPORTING_CURRENCY", default="USD"
 # Webhook events still `received` this long after arrival are enqueued again by beat.
 SUBSYNC_STUCK_EVENT_SECONDS = env.int("SUBSYNC_STUCK_EVENT_SECONDS", default=300)
 SUBSYNC_EVENT_MAX_ATTEMPTS = env.int("SUBSYNC_EVENT_MAX_ATTEMPTS", default=8)
+# The first Chargebee event poll looks back this far (Chargebee retries webhooks for ~3 days).
+SUBSYNC_CHARGEBEE_POLL_LOOKBACK_HOURS = env.int("SUBSYNC_CHARGEBEE_POLL_LOOKBACK_HOURS", default=72)
+
+# --- Salesforce push (crm.services.flush); see README "Salesforce push" ----------------------
+SALESFORCE_TIMEOUT = env.float("SALESFORCE_TIMEOUT", default=30.0)
+# Field names differ per org: "Contract.Subsync_MRR__c=MRR__c,Subsync_Plan__c=" renames a field
+# (bare names apply to whichever object has them; an empty name stops sending the field).
+SUBSYNC_SF_FIELD_MAP = env.dict("SUBSYNC_SF_FIELD_MAP", default={})
+# Constants sent with every record, as JSON: {"Account": {"Type": "Customer - Direct"}}.
+SUBSYNC_SF_EXTRA_FIELDS = env.json("SUBSYNC_SF_EXTRA_FIELDS", default={})
+SUBSYNC_SF_BATCH_SIZE = env.int("SUBSYNC_SF_BATCH_SIZE", default=200)
+# Past this share of the daily API limit, only rows that already have a Contract are pushed.
+SUBSYNC_SF_API_BUDGET_PCT = env.float("SUBSYNC_SF_API_BUDGET_PCT", default=80.0)
+# Transient failures after which a row shows as `failed` (it is still retried with backoff).
+SUBSYNC_SF_MAX_ATTEMPTS = env.int("SUBSYNC_SF_MAX_ATTEMPTS", default=6)
+SUBSYNC_SF_BACKOFF_BASE_SECONDS = env.float("SUBSYNC_SF_BACKOFF_BASE_SECONDS", default=60.0)
+SUBSYNC_SF_BACKOFF_CAP_SECONDS = env.float("SUBSYNC_SF_BACKOFF_CAP_SECONDS", default=6 * 3600.0)
+# How long a worker owns the rows it claimed; a killed worker's rows are free again after it.
+SUBSYNC_SF_CLAIM_SECONDS = env.int("SUBSYNC_SF_CLAIM_SECONDS", default=300)
+# One flush task stops claiming new batches after this long (the sweeper continues).
+SUBSYNC_SF_FLUSH_SECONDS = env.float("SUBSYNC_SF_FLUSH_SECONDS", default=120.0)
+# A burst of changes within this window causes one flush, this long after the first change.
+SUBSYNC_SF_DEBOUNCE_SECONDS = env.float("SUBSYNC_SF_DEBOUNCE_SECONDS", default=1.0)
+# While over budget, usage older than this is refreshed with one `limits` call.
+SUBSYNC_SF_USAGE_REFRESH_SECONDS = env.int("SUBSYNC_SF_USAGE_REFRESH_SECONDS", default=600)
+# How long the org's describe (is it multi-currency?) is trusted.
+SUBSYNC_SF_DESCRIBE_TTL_SECONDS = env.int("SUBSYNC_SF_DESCRIBE_TTL_SECONDS", default=3600)
+CELERY_BEAT_SCHEDULE["sweep-salesforce"] = {
+    "task": "crm.tasks.sweep_salesforce",
+    "schedule": 60.0,
+}

@@ -49,6 +49,20 @@ class StoreResult:
     requeued: bool = False
 
 
+def _insert(**fields) -> WebhookEvent:
+    """INSERT one row; IntegrityError when its provider + event id is already stored.
+
+    Outside a transaction (the webhook views, polling) the INSERT commits on its own: one round
+    trip instead of BEGIN, INSERT, COMMIT on the path every delivery takes, and a duplicate
+    leaves nothing to roll back. Inside the caller's transaction a savepoint keeps that
+    transaction usable after a duplicate.
+    """
+    if transaction.get_connection().in_atomic_block:
+        with transaction.atomic():
+            return WebhookEvent.objects.create(**fields)
+    return WebhookEvent.objects.create(**fields)
+
+
 def store_event(
     *, provider: str, event_id: str, event_type: str, body: str, headers: dict | None = None,
     occurred_at: datetime | None = None, source: str = WebhookEvent.Source.WEBHOOK,
@@ -66,8 +80,7 @@ def store_event(
     if rejected_error:
         fields.update(status=State.REJECTED, error=rejected_error)
     try:
-        with transaction.atomic():
-            event = WebhookEvent.objects.create(provider=provider, event_id=event_id, **fields)
+        event = _insert(provider=provider, event_id=event_id, **fields)
     except IntegrityError:
         event = WebhookEvent.objects.get(provider=provider, event_id=event_id)
         if event.status == State.FAILED and not rejected_error:

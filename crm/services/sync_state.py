@@ -1,16 +1,27 @@
-"""Mark a subscription's Salesforce sync dirty when billing changes it.
+"""Mark a subscription's Salesforce sync dirty when billing changes it, and ask for a flush.
 
 Called by billing services inside the transaction that changed the subscription, so the flag
-and the change commit (or roll back) together.
+and the change commit (or roll back) together. The flush is requested only once the
+transaction has committed, and debounced: a burst of changes (a backfill, a webhook storm)
+opens one short window and causes one flush when it closes. If the request cannot be sent
+(broker down), nothing is lost: the row is dirty and the beat sweeper pushes it.
 """
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from crm.models import ContractSync
+from crm.salesforce.config import SalesforceConfig
+
+log = logging.getLogger(__name__)
+
+FLUSH_TASK = "crm.tasks.flush_salesforce"
 
 
 def in_sync_scope(status: str) -> bool:
@@ -32,4 +43,75 @@ def note_subscription_changed(*, subscription) -> bool:
         next_attempt_at=timezone.now(),
         attempts=0,
     )
+    if updated:
+        transaction.on_commit(request_flush)
     return bool(updated)
+
+
+def request_flush() -> bool:
+    """Enqueue a flush unless one is already coming for this debounce window.
+
+    True when a task was sent. Never raises: a failure here must not fail the billing work
+    that just committed, and the sweeper covers anything missed.
+    """
+    try:
+        if not SalesforceConfig.from_settings().configured:
+            return False
+        from crm.services.org_state import open_flush_window
+        from subsync.celery import app
+
+        window = float(settings.SUBSYNC_SF_DEBOUNCE_SECONDS)
+        if not open_flush_window(seconds=window):
+            return False
+        app.send_task(FLUSH_TASK, countdown=window)
+        return True
+    except Exception:
+        log.warning("could not enqueue a Salesforce flush; the sweeper will push the change",
+                    exc_info=True)
+        return False
+
+
+def mark_in_scope_dirty(*, force: bool = False) -> int:
+    """Make every in-scope subscription (and every one Salesforce already has) due again.
+
+    With `force`, the last pushed digest is forgotten so unchanged payloads are sent too.
+    Returns the number of rows marked.
+    """
+    from billing.models import Subscription
+
+    missing = Subscription.objects.filter(
+        status__in=settings.SUBSYNC_SYNC_STATUSES, contract_sync__isnull=True
+    ).values_list("pk", flat=True)
+    ContractSync.objects.bulk_create(
+        [ContractSync(subscription_id=pk) for pk in missing.iterator()],
+        ignore_conflicts=True, batch_size=1000,
+    )
+    rows = ContractSync.objects.filter(subscription__status__in=settings.SUBSYNC_SYNC_STATUSES)
+    rows = rows | ContractSync.objects.exclude(sf_contract_id="")
+    changes = {"version": F("version") + 1, "state": ContractSync.State.PENDING,
+               "next_attempt_at": timezone.now(), "attempts": 0}
+    if force:
+        changes["payload_hash"] = ""
+    return ContractSync.objects.filter(pk__in=rows.values("pk")).update(**changes)
+
+
+def mark_dirty(*, subscription, force: bool = False) -> ContractSync | None:
+    """Make one subscription due now (an operator's request); None when it is out of scope
+    and Salesforce never heard of it. With `force`, unchanged payloads are pushed too."""
+    if in_sync_scope(subscription.status):
+        ContractSync.objects.get_or_create(subscription=subscription)
+    changes = {"version": F("version") + 1, "state": ContractSync.State.PENDING,
+               "next_attempt_at": timezone.now(), "attempts": 0}
+    if force:
+        changes["payload_hash"] = ""
+    if not ContractSync.objects.filter(subscription=subscription).update(**changes):
+        return None
+    return ContractSync.objects.get(subscription=subscription)
+
+
+def forget_contract(*, sync: ContractSync) -> None:
+    """Forget which Salesforce Contract and Account a row was pushed to (admin repair: the
+    next push upserts by external id and activates whatever it finds or creates)."""
+    ContractSync.objects.filter(pk=sync.pk).update(
+        sf_contract_id="", sf_contract_status="", sf_account_id="", payload_hash=""
+    )

@@ -9,14 +9,28 @@ from __future__ import annotations
 
 import itertools
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from billing.models import Movement, Subscription, SubscriptionChange, WebhookEvent
+from billing.models import (
+    BraintreePlan,
+    Movement,
+    Subscription,
+    SubscriptionChange,
+    WebhookEvent,
+)
+from billing.providers.base import get_adapter
+from billing.providers.braintree.parse import SUBSCRIPTION_KINDS, dedupe_key
 from billing.providers.chargebee.parse import parse_event
 from billing.services import events
+from tests.support.braintree.app import form_body
+from tests.support.braintree.notifications import signed_subscription_notification
+from tests.support.braintree.subscriptions import Customer as BraintreeCustomer
+from tests.support.braintree.subscriptions import Keys, Modification, Transaction
 from tests.support.chargebee.events import make_event
 
 pytestmark = pytest.mark.django_db
@@ -105,3 +119,51 @@ def test_chargebee_any_order_and_duplication_converges(no_broker, plan):
     newest = parse_event(event=built[-1]).subscriptions[0]
     assert_newest_state_and_consistent_ledger("chargebee", sub_id, newest,
                                               [e["id"] for e in built])
+
+
+# -- Braintree: ordered by the notification timestamp ------------------------------------------
+
+braintree_state = st.tuples(
+    st.sampled_from(sorted(SUBSCRIPTION_KINDS)),
+    st.sampled_from(["Active", "Past Due", "Pending", "Canceled", "Expired"]),
+    st.integers(min_value=0, max_value=20_000),  # price, minor units
+    st.integers(min_value=0, max_value=3),  # seats add-on quantity (0: none)
+)
+BRAINTREE_T0 = datetime(2024, 3, 10, 12, 30, tzinfo=UTC)
+
+
+def braintree_events(states, n):
+    """Signed notifications for one subscription, one second apart, as the stored bodies."""
+    sub_id, payer = f"bt_sub_prop_{n}", BraintreeCustomer(f"bt_cus_prop_{n}")
+    built = []
+    for i, (kind, status, price, seats) in enumerate(states):
+        timestamp = BRAINTREE_T0 + timedelta(seconds=i)
+        form = signed_subscription_notification(
+            kind, keys=Keys(), subscription_id=sub_id, status=status, plan_id="basic",
+            price=f"{price // 100}.{price % 100:02d}", timestamp=timestamp,
+            add_ons=[Modification("seats", "5.00", quantity=seats)] if seats else [],
+            # Currency and payer ride on a transaction; the plan comes from the cache table.
+            transactions=[Transaction(f"tx_{n}_{i}", "1.00", currency_iso_code="EUR",
+                                      customer=payer)],
+        )
+        built.append({"event_id": dedupe_key(payload=form["bt_payload"]), "event_type": kind,
+                      "body": form_body(form), "occurred_at": timestamp})
+    return sub_id, built
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(plan=deliveries(braintree_state))
+def test_braintree_any_order_and_duplication_converges(no_broker, plan):
+    # Cached plan: the worker needs no Braintree API (and no keys) for these notifications.
+    BraintreePlan.objects.get_or_create(plan_id="basic", defaults={
+        "billing_frequency": 1, "price": 1000, "currency": "EUR",
+        "refreshed_at": timezone.now()})
+    states, sequence = plan
+    n = next(_example)
+    sub_id, bodies = braintree_events(states, n)
+    deliver_all("braintree", bodies, sequence)
+    newest = get_adapter("braintree").parse_event(
+        event_type=bodies[-1]["event_type"], body=bodies[-1]["body"]).subscriptions[0]
+    assert_newest_state_and_consistent_ledger("braintree", sub_id, newest,
+                                              [b["event_id"] for b in bodies])

@@ -1,0 +1,474 @@
+"""Webhook intake benchmark: how fast subsync acknowledges provider events and applies them.
+
+    .venv/bin/python bench/webhooks.py                  # starts gunicorn + a Celery worker
+    .venv/bin/python bench/webhooks.py -n 5000 -c 16    # smaller run
+    .venv/bin/python bench/webhooks.py --url http://127.0.0.1:8000   # a running app
+
+Without --url it migrates and starts the app itself on a free port, on DATABASE_URL and
+CELERY_BROKER_URL from the environment (default: PostgreSQL database `subsync_bench`, created
+if missing, and Redis database 5), with webhook credentials of its own. With --url, the
+running app must accept the credentials given by --username/--password, and DATABASE_URL must
+name its database: the benchmark reads the event rows to see when processing is over.
+
+It sends N authenticated deliveries (a mix of event types, catalogs and currencies across many
+subscriptions, a little out of order, a share re-sent as providers do) from C threads over
+keep-alive connections, then reports: acknowledged events/s, ack latency p50/p95/p99, how long
+after the last acknowledgement every event was applied, and checks that each distinct event
+was stored once and applied exactly once, and that every subscription ended at its newest
+version. Exit status 1 when a check fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.chargebee_mix import ChargebeeMix  # noqa: E402
+from bench.cpu import CpuMeter  # noqa: E402
+from bench.mix import Delivery, Generator, Plan, plan  # noqa: E402
+
+PY = sys.executable
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/subsync_bench"
+DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/5"
+BENCH_USERNAME, BENCH_PASSWORD = "bench-hooks", "bench-hooks-password"
+PENDING = ("received", "processing")
+DONE = ("processed", "stale", "ignored")
+
+
+# -- the app under test ------------------------------------------------------------------------
+
+def ensure_database(url: str) -> None:
+    """Create the PostgreSQL database named by `url` when it does not exist yet."""
+    import psycopg
+    from psycopg import sql
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql", "pgsql"):
+        return
+    name = parts.path.lstrip("/")
+    admin = parts._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            print(f"created database {name}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class ManagedApp:
+    """gunicorn and a Celery worker started for the run, stopped afterwards."""
+
+    env: dict[str, str]
+    web_workers: int
+    web_threads: int
+    worker_concurrency: int
+    worker_nice: int
+    log_dir: Path
+    port: int = field(default_factory=free_port)
+    procs: list[subprocess.Popen] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def describe(self) -> str:
+        nice = f", nice {self.worker_nice}" if self.worker_nice else ""
+        return (f"gunicorn {self.web_workers} workers x {self.web_threads} threads (gthread), "
+                f"celery {self.worker_concurrency} processes{nice}")
+
+    def start(self) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        subprocess.run([PY, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=self.env,
+                       check=True, capture_output=True)
+        web = [PY, "-m", "gunicorn", "subsync.wsgi:application",
+               "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.web_workers),
+               "--worker-class", "gthread", "--threads", str(self.web_threads),
+               "--keep-alive", "30", "--backlog", "2048", "--log-level", "warning"]
+        # A lower CPU priority lets acknowledgements win over processing on a small machine.
+        nice = ["nice", "-n", str(self.worker_nice)] if self.worker_nice else []
+        worker = [*nice, PY, "-m", "celery", "-A", "subsync", "worker",
+                  "--concurrency", str(self.worker_concurrency), "--loglevel", "WARNING",
+                  "--hostname", f"bench-{self.port}@%h", "--without-gossip", "--without-mingle"]
+        for name, cmd in (("web", web), ("worker", worker)):
+            log = (self.log_dir / f"{name}.log").open("w")
+            self.procs.append(subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=log,
+                                               stderr=subprocess.STDOUT,
+                                               start_new_session=True))
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def check_alive(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is not None:
+                raise SystemExit(f"{' '.join(proc.args[:5])} exited with {proc.returncode}; "
+                                 f"see {self.log_dir}")
+
+
+def wait_until_ready(url: str, *, timeout: float, app: ManagedApp | None) -> None:
+    """/healthz answers 200 and a Celery worker answers a ping through the broker."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if app is not None:
+            app.check_alive()
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{url}/healthz did not answer 200 within {timeout:.0f} s")
+        time.sleep(0.2)
+    from subsync.celery import app as celery_app
+
+    celery_app.send_task("subsync.ping").get(timeout=max(1.0, deadline - time.monotonic()))
+
+
+# -- sending -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Ack:
+    status: int
+    outcome: str  # the app's "status": accepted / duplicate / requeued, or an error
+    seconds: float
+
+
+def send_all(url: str, deliveries: list[Delivery], *, concurrency: int) -> tuple[
+        list[Ack], float, float]:
+    """POST every delivery from `concurrency` threads, each on one keep-alive connection.
+
+    Returns the acks in delivery order, the elapsed seconds from the first send to the last
+    ack, and the wall-clock time of the last ack.
+    """
+    parts = urlsplit(url)
+    acks: list[Ack | None] = [None] * len(deliveries)
+    next_index = iter(range(len(deliveries)))
+    lock = threading.Lock()
+    start = threading.Barrier(concurrency + 1)
+
+    def work() -> None:
+        conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=60)
+        start.wait()
+        while True:
+            with lock:
+                index = next(next_index, None)
+            if index is None:
+                break
+            delivery = deliveries[index]
+            began = time.perf_counter()
+            try:
+                conn.request("POST", delivery.path, body=delivery.body, headers=delivery.headers)
+                response = conn.getresponse()
+                data = response.read()
+                status = response.status
+                try:
+                    outcome = json.loads(data).get("status", "")
+                except ValueError:
+                    outcome = data[:80].decode(errors="replace")
+            except (OSError, http.client.HTTPException) as exc:
+                conn.close()
+                status, outcome = 0, f"{type(exc).__name__}: {exc}"
+            acks[index] = Ack(status=status, outcome=outcome,
+                              seconds=time.perf_counter() - began)
+        conn.close()
+
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    began = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    return [a for a in acks if a is not None], elapsed, time.time()
+
+
+def percentile(sorted_values: list[float], share: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    index = min(len(sorted_values) - 1, max(0, round(share * len(sorted_values)) - 1))
+    return sorted_values[index]
+
+
+# -- waiting and checking ----------------------------------------------------------------------
+
+def wait_for_processing(*, since: datetime, expected: int, timeout: float) -> float:
+    """Seconds waited until no event received since `since` is pending (or the timeout)."""
+    from billing.models import WebhookEvent
+
+    began = time.monotonic()
+    while time.monotonic() - began < timeout:
+        recent = WebhookEvent.objects.filter(received_at__gte=since)
+        if (recent.count() >= expected
+                and not recent.filter(status__in=PENDING).exists()):
+            break
+        time.sleep(0.2)
+    return time.monotonic() - began
+
+
+@dataclass
+class Verdict:
+    statuses: Counter
+    stored: int
+    missing: int
+    extra_attempts: int
+    multi_change_events: int
+    wrong_versions: list[str]
+    last_processed_at: datetime | None
+    failures: list[str] = field(default_factory=list)
+
+
+def verify(run: Plan, acks: list[Ack]) -> Verdict:
+    """Each distinct event stored once and applied exactly once; newest versions won."""
+    from django.db.models import Count, Max
+
+    from billing.models import Subscription, WebhookEvent
+
+    by_provider: dict[str, set[str]] = {}
+    newest: dict[tuple[str, str], int] = {}
+    for delivery in run.deliveries:
+        by_provider.setdefault(delivery.provider, set()).add(delivery.event_id)
+        if delivery.subscription_id and delivery.version is not None:
+            key = (delivery.provider, delivery.subscription_id)
+            newest[key] = max(newest.get(key, 0), delivery.version)
+    statuses: Counter = Counter()
+    stored = extra_attempts = multi_change = 0
+    last_processed = None
+    for provider, ids in by_provider.items():
+        ordered = sorted(ids)
+        for start in range(0, len(ordered), 5000):
+            rows = WebhookEvent.objects.filter(provider=provider,
+                                               event_id__in=ordered[start:start + 5000])
+            for row in rows.values("status").annotate(n=Count("id")):
+                statuses[row["status"]] += row["n"]
+            stored += rows.count()
+            extra_attempts += sum(max(0, a - 1) for a in rows.values_list("attempts", flat=True))
+            multi_change += (rows.annotate(ledger_rows=Count("changes"))
+                             .filter(ledger_rows__gt=1).count())
+            latest = rows.aggregate(latest=Max("processed_at"))["latest"]
+            if latest and (last_processed is None or latest > last_processed):
+                last_processed = latest
+    wrong = []
+    for (provider, sub_id), version in newest.items():
+        stored_version = Subscription.objects.filter(
+            provider=provider, external_id=sub_id).values_list("source_version", flat=True)
+        if list(stored_version) != [version]:
+            wrong.append(f"{provider}:{sub_id}")
+    verdict = Verdict(
+        statuses=statuses, stored=stored, missing=run.distinct - stored,
+        extra_attempts=extra_attempts, multi_change_events=multi_change,
+        wrong_versions=wrong, last_processed_at=last_processed,
+    )
+    http_errors = Counter(a.status for a in acks if a.status != 200)
+    outcomes = Counter(a.outcome for a in acks if a.status == 200)
+    if http_errors:
+        verdict.failures.append(f"non-200 answers: {dict(http_errors)}")
+    if outcomes["accepted"] != run.distinct:
+        verdict.failures.append(
+            f"{outcomes['accepted']} deliveries accepted as new, expected {run.distinct}")
+    if verdict.missing:
+        verdict.failures.append(f"{verdict.missing} distinct events not stored")
+    not_done = {s: n for s, n in statuses.items() if s not in DONE}
+    if not_done:
+        verdict.failures.append(f"events not applied: {not_done}")
+    if extra_attempts:
+        verdict.failures.append(f"{extra_attempts} extra processing attempts")
+    if multi_change:
+        verdict.failures.append(f"{multi_change} events wrote more than one ledger row")
+    if wrong:
+        verdict.failures.append(f"{len(wrong)} subscriptions not at their newest version, "
+                                f"e.g. {wrong[:3]}")
+    return verdict
+
+
+# -- the run -----------------------------------------------------------------------------------
+
+def generators(args: argparse.Namespace, *, run_id: str, rng: random.Random,
+               start: int) -> list[tuple[float, Generator]]:
+    """(share, generator) pairs. Another provider's mix is one more pair here."""
+    return [
+        (1.0, ChargebeeMix(run_id=run_id, subscriptions=args.subscriptions,
+                           username=args.username, password=args.password, rng=rng,
+                           start=start)),
+    ]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-n", "--events", type=int, default=20_000,
+                        help="deliveries to send, duplicates included (default 20000)")
+    parser.add_argument("-c", "--concurrency", type=int, default=32,
+                        help="concurrent keep-alive connections (default 32)")
+    parser.add_argument("--duplicates", type=float, default=0.05,
+                        help="share of deliveries that are re-sends (default 0.05)")
+    parser.add_argument("--subscriptions", type=int, default=None,
+                        help="distinct subscriptions (default: one per 10 events)")
+    parser.add_argument("--url", help="benchmark a running app instead of starting one")
+    parser.add_argument("--username", default=BENCH_USERNAME,
+                        help="webhook Basic auth user (with --url: the app's)")
+    parser.add_argument("--password", default=BENCH_PASSWORD,
+                        help="webhook Basic auth password (with --url: the app's)")
+    parser.add_argument("--web-workers", type=int, default=2,
+                        help="gunicorn worker processes (default 2)")
+    parser.add_argument("--web-threads", type=int, default=8,
+                        help="threads per gunicorn worker (default 8)")
+    parser.add_argument("--worker-concurrency", type=int, default=2,
+                        help="Celery worker processes (default 2)")
+    parser.add_argument("--worker-nice", type=int, default=0,
+                        help="run the Celery worker at this lower CPU priority (default 0)")
+    parser.add_argument("--warmup", type=int, default=200,
+                        help="deliveries sent before measuring (default 200)")
+    parser.add_argument("--settle-timeout", type=float, default=300,
+                        help="seconds to wait for processing to finish (default 300)")
+    parser.add_argument("--seed", type=int, default=None, help="random seed (default: time)")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    args = parser.parse_args(argv)
+    if args.subscriptions is None:
+        args.subscriptions = max(1, args.events // 10)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    env = dict(os.environ)
+    env.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
+    env.setdefault("CELERY_BROKER_URL", DEFAULT_BROKER_URL)
+    env.setdefault("SECRET_KEY", "bench-only-secret-key-not-used-anywhere-else-0123456789")
+    env.setdefault("LOG_LEVEL", "WARNING")
+    env.setdefault("DJANGO_SETTINGS_MODULE", "subsync.settings")
+    env.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
+    managed = None
+    if not args.url:
+        env["CHARGEBEE_WEBHOOK_USERNAME"] = args.username
+        env["CHARGEBEE_WEBHOOK_PASSWORD"] = args.password
+        ensure_database(env["DATABASE_URL"])
+        managed = ManagedApp(env=env, web_workers=args.web_workers, web_threads=args.web_threads,
+                             worker_concurrency=args.worker_concurrency,
+                             worker_nice=args.worker_nice, log_dir=ROOT / "var" / "bench")
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    seed = args.seed if args.seed is not None else int(time.time())
+    rng = random.Random(seed)
+    run_id = f"b{seed:x}{os.getpid():x}"
+    start = int(time.time()) - 86_400
+    warm = plan(total=args.warmup, duplicate_share=0, rng=rng,
+                generators=generators(args, run_id=run_id + "w", rng=rng, start=start))
+    print(f"generating {args.events} deliveries (seed {seed}) ...", flush=True)
+    run = plan(total=args.events, duplicate_share=args.duplicates, rng=rng,
+               generators=generators(args, run_id=run_id, rng=rng, start=start + 100_000))
+    try:
+        if managed is not None:
+            print(f"starting the app: {managed.describe()}", flush=True)
+            managed.start()
+        url = args.url or managed.url
+        wait_until_ready(url, timeout=90, app=managed)
+        if warm.deliveries:
+            # First requests open database connections and load code: not what is measured.
+            warm_since = datetime.now(UTC)
+            send_all(url, warm.deliveries, concurrency=min(args.concurrency,
+                                                           len(warm.deliveries)))
+            wait_for_processing(since=warm_since, expected=warm.distinct, timeout=60)
+        connection.close()
+        since = datetime.now(UTC)
+        print(f"sending {len(run.deliveries)} deliveries over {args.concurrency} connections "
+              "...", flush=True)
+        meter = CpuMeter(app_pids=[p.pid for p in managed.procs] if managed else [])
+        meter.start()
+        acks, elapsed, last_ack_wall = send_all(url, run.deliveries,
+                                                concurrency=args.concurrency)
+        cpu_sending = meter.split()
+        waited = wait_for_processing(since=since, expected=run.distinct,
+                                     timeout=args.settle_timeout)
+        cpu_total = meter.split()
+        verdict = verify(run, acks)
+    finally:
+        if managed is not None:
+            managed.stop()
+    report(args, run, acks, elapsed, last_ack_wall, waited, verdict,
+           target=url if args.url else f"{url} ({managed.describe()})",
+           cpu={"sending": cpu_sending, "until applied": cpu_total})
+    return 1 if verdict.failures else 0
+
+
+def report(args, run: Plan, acks: list[Ack], elapsed: float, last_ack_wall: float,
+           waited: float, verdict: Verdict, *, target: str,
+           cpu: dict[str, dict[str, float]]) -> None:
+    latencies = sorted(a.seconds * 1000 for a in acks)
+    p50, p95, p99 = (percentile(latencies, q) for q in (0.50, 0.95, 0.99))
+    throughput = len(acks) / elapsed if elapsed else float("nan")
+    applied_after = (verdict.last_processed_at.timestamp() - last_ack_wall
+                     if verdict.last_processed_at else float("nan"))
+    done = ", ".join(f"{verdict.statuses[s]} {s}" for s in DONE)
+    print()
+    print("subsync webhook benchmark")
+    print(f"  target        {target}")
+    print(f"  deliveries    {len(run.deliveries)} ({run.distinct} distinct + {run.duplicates} "
+          f"re-sent), {args.subscriptions} subscriptions, {args.concurrency} connections")
+    print(f"  acknowledged  {throughput:,.0f} events/s ({len(acks)} in {elapsed:.2f} s)")
+    print(f"  ack latency   p50 {p50:.1f} ms  p95 {p95:.1f} ms  p99 {p99:.1f} ms  "
+          f"max {latencies[-1] if latencies else float('nan'):.1f} ms")
+    print(f"  applied       all {verdict.stored} events {applied_after:.2f} s after the last "
+          f"ack ({done}); waited {waited:.1f} s")
+    for phase, split in cpu.items():
+        if split:
+            used = "  ".join(f"{name} {seconds:.1f}" for name, seconds in sorted(
+                split.items(), key=lambda pair: -pair[1]))
+            print(f"  cpu seconds   {phase:<14} {used}   ({os.cpu_count()} cores)")
+    if verdict.failures:
+        print("  checks        FAILED")
+        for failure in verdict.failures:
+            print(f"                - {failure}")
+    else:
+        print("  checks        ok: every delivery 200, each distinct event stored once and "
+              "applied exactly once, newest version won for every subscription")
+    if args.json:
+        print(json.dumps({
+            "deliveries": len(run.deliveries), "distinct": run.distinct,
+            "concurrency": args.concurrency, "events_per_second": round(throughput, 1),
+            "ack_ms": {"p50": round(p50, 2), "p95": round(p95, 2), "p99": round(p99, 2)},
+            "applied_after_last_ack_s": round(applied_after, 3),
+            "statuses": dict(verdict.statuses), "failures": verdict.failures, "cpu_seconds": cpu,
+        }))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

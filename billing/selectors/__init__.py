@@ -1,0 +1,1 @@
+"""Reads for views, the API and the dashboard: no writes, no provider calls."""

@@ -1,0 +1,72 @@
+"""POST /webhooks/braintree/: size cap, signature check with our keys, store, 200.
+
+Nothing here calls Braintree: verification is an HMAC with the private key, and every look-up
+a notification needs happens later in the worker. Braintree sends no event id, so the SHA-256
+of the payload is the dedupe key (a redelivery is byte-identical); the notification timestamp
+is the event's occurred_at and, in the worker, its ordering version.
+
+`check` notifications (the Control Panel's "Check URL" button) are stored like any other and
+end `ignored` in the worker with the reason "check: Braintree test notification": the event
+log then shows that Braintree reached us, which is the point of the button.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_not_required
+from django.db import transaction
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from billing.models import WebhookEvent
+from billing.providers.braintree import intake
+from billing.providers.braintree.configured import BraintreeNotConfigured, gateway_from_settings
+from billing.providers.braintree.errors import BraintreeEventError, BraintreeSignatureError
+from billing.providers.braintree.parse import dedupe_key, verify_and_parse
+from billing.services.events import store_event
+from billing.webhooks.common import BodyTooLarge, error, read_body, request_headers
+
+
+@csrf_exempt
+@login_not_required
+@require_POST
+@transaction.non_atomic_requests
+def braintree_webhook(request: HttpRequest) -> JsonResponse:
+    try:
+        gateway = gateway_from_settings()
+    except BraintreeNotConfigured as exc:
+        # Name the settings, never their values: anyone can call this URL.
+        return error(403, "Braintree webhooks are refused: set "
+                          + ", ".join(exc.settings_to_set))
+    try:
+        body = read_body(request)
+    except BodyTooLarge:
+        return error(413, "body over 1 MiB")
+    form = intake.read_form(body)
+    if not form.payload:
+        return error(400, "bt_payload is missing")
+    if not form.signature:
+        return error(403, "bt_signature is missing")
+    if not intake.is_base64_text(form.payload):
+        return error(403, "invalid Braintree signature: payload contains illegal characters")
+    text = body.decode("utf-8", errors="replace")
+    try:
+        notification = verify_and_parse(gateway, signature=form.signature,
+                                        payload=form.payload)
+    except BraintreeSignatureError:
+        return error(403, "invalid Braintree signature")
+    except BraintreeEventError as exc:
+        # Signed with our keys but unusable: keep it, so nothing Braintree sent is lost.
+        store_event(
+            provider="braintree", event_id=f"rejected:{dedupe_key(payload=form.payload)}",
+            event_type="", body=text, headers=request_headers(request),
+            rejected_error=str(exc),
+        )
+        return error(400, str(exc))
+    result = store_event(
+        provider="braintree", event_id=notification.dedupe_key, event_type=notification.kind,
+        body=text, headers=request_headers(request), occurred_at=notification.occurred_at,
+        source=WebhookEvent.Source.WEBHOOK,
+    )
+    outcome = "accepted" if result.created else ("requeued" if result.requeued else "duplicate")
+    return JsonResponse({"status": outcome, "event": notification.dedupe_key})

@@ -1,0 +1,66 @@
+"""Which ContractSync rows a flush may push, and making sure only one worker pushes each.
+
+A row is due when it is dirty (version > synced_version), pending or failed, its backoff
+has elapsed, and nobody holds a live lease on it. Claiming stamps a lease
+(`claimed_until`) in a short transaction; on PostgreSQL the candidate rows are read with
+SELECT ... FOR UPDATE SKIP LOCKED, so concurrent workers take disjoint batches without
+waiting for each other. SQLite has one writer at a time (IMMEDIATE transactions), which
+serialises claims by itself. A worker that dies keeps its lease until it expires; then the
+rows are due again, so nothing is lost and nothing is pushed twice at the same time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from crm.models import ContractSync
+
+State = ContractSync.State
+
+
+def due_filter(*, now: datetime) -> Q:
+    return (
+        Q(version__gt=F("synced_version"))
+        & Q(state__in=[State.PENDING, State.FAILED])
+        & Q(next_attempt_at__lte=now)
+        & (Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
+    )
+
+
+def count_due(*, now: datetime | None = None) -> int:
+    return ContractSync.objects.filter(due_filter(now=now or timezone.now())).count()
+
+
+def claim_due(
+    *,
+    limit: int,
+    lease_seconds: float,
+    now: datetime | None = None,
+    only_ids: Iterable[int] | None = None,
+) -> list[int]:
+    """Lease up to `limit` due rows (oldest due first) and return their ids."""
+    now = now or timezone.now()
+    candidates = ContractSync.objects.filter(due_filter(now=now)).order_by(
+        "next_attempt_at", "id"
+    )
+    if only_ids is not None:
+        candidates = candidates.filter(pk__in=list(only_ids))
+    with transaction.atomic():
+        if connection.features.has_select_for_update_skip_locked:
+            candidates = candidates.select_for_update(skip_locked=True)
+        ids = list(candidates.values_list("id", flat=True)[:limit])
+        if ids:
+            ContractSync.objects.filter(pk__in=ids).update(
+                claimed_until=now + timedelta(seconds=lease_seconds)
+            )
+    return ids
+
+
+def release(*, ids: Iterable[int]) -> None:
+    """Give rows back without a verdict (the push never started)."""
+    ContractSync.objects.filter(pk__in=list(ids)).update(claimed_until=None)

@@ -1,0 +1,445 @@
+"""Push dirty ContractSync rows to Salesforce: the heart of subsync.
+
+One batch (at most 200 rows, one lease) costs at most three API calls, whatever its size:
+1. upsert the batch's Accounts by external id (deduplicated: one per customer);
+2. upsert its Contracts by external id (AccountId and currency only while not Activated);
+3. one update activating the contracts that are not Activated yet (new ones are Draft).
+Rows whose payload digest equals the last one pushed cost nothing: they are marked synced.
+
+A row is marked synced only for the version it pushed (UPDATE ... WHERE version = pushed);
+a change that lands during the push leaves it dirty for the next flush. Each record's
+failure is classified on its own: transient ones back off (subsync.backoff, 1 min to 6 h,
+at least the error's retry_after) and turn `failed` after SUBSYNC_SF_MAX_ATTEMPTS while still
+being retried; permanent ones are `failed` with Salesforce's errorCode and message and wait
+for the next change (or `sync_salesforce --subscription`). A failure of the org or the
+network (5xx, timeout, REQUEST_LIMIT_EXCEEDED) stops the run: the rest stays due.
+
+Past SUBSYNC_SF_API_BUDGET_PCT of the daily API limit, only rows that already have a
+Contract are pushed; new ones stay pending with the reason in last_error.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from functools import partial
+
+from django.conf import settings
+from django.db.models import F
+from django.utils import timezone
+
+from crm import mapping
+from crm.mapping import ACTIVATED, FieldConfig, Payload
+from crm.models import ContractSync
+from crm.salesforce.client import COLLECTION_LIMIT, RecordResult, SalesforceClient
+from crm.salesforce.errors import SalesforceError
+from crm.salesforce.factory import get_client
+from crm.salesforce.usage import ApiUsage
+from crm.selectors import latest_api_usage
+from crm.services import claims
+from crm.services.attempts import record_call
+from crm.services.org_schema import multi_currency_enabled
+from crm.services.sync_state import in_sync_scope
+from subsync.backoff import backoff_seconds
+
+log = logging.getLogger(__name__)
+
+State = ContractSync.State
+BUDGET_CODE = "API_BUDGET"
+ACCOUNT_MOVED_CODE = "ACTIVATED_CONTRACT_ACCOUNT_CHANGED"
+_BUDGET_RECHECK_SECONDS = 300
+
+
+@dataclass
+class FlushReport:
+    """What one flush did (returned by the task, printed by the command)."""
+
+    batches: int = 0
+    claimed: int = 0
+    synced: int = 0  # pushed, Salesforce now has them
+    unchanged: int = 0  # the same payload as last pushed: no call
+    out_of_scope: int = 0
+    deferred: int = 0
+    retrying: int = 0
+    failed: int = 0
+    calls: int = 0
+    stopped: str = ""
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class _Item:
+    """One row on its way through a batch."""
+
+    row: ContractSync
+    payload: Payload
+    version: int
+    account_id: str = ""
+    contract_id: str = ""
+    contract_status: str = ""
+    error: SalesforceError | None = None
+
+
+@dataclass
+class _Batch:
+    client: SalesforceClient
+    report: FlushReport
+    now: datetime
+    fields: FieldConfig
+    open: set[int] = field(default_factory=set)  # rows without a verdict yet
+
+
+# entry points ----------------------------------------------------------------------------
+
+
+def flush_due(
+    *,
+    client: SalesforceClient | None = None,
+    batch_size: int | None = None,
+    time_budget: float | None = None,
+) -> FlushReport | None:
+    """Push due rows batch after batch until none is due, the time budget is spent, or
+    Salesforce is failing. None when the engine is disabled (no credentials)."""
+    client = client or get_client()
+    if client is None:
+        return None
+    size = max(1, min(batch_size or settings.SUBSYNC_SF_BATCH_SIZE, COLLECTION_LIMIT))
+    budget = settings.SUBSYNC_SF_FLUSH_SECONDS if time_budget is None else time_budget
+    deadline = time.monotonic() + budget
+    report = FlushReport()
+    while True:
+        ids = claims.claim_due(limit=size, lease_seconds=settings.SUBSYNC_SF_CLAIM_SECONDS)
+        if not ids:
+            break
+        push_claimed(client=client, ids=ids, report=report)
+        if report.stopped or time.monotonic() >= deadline:
+            break
+    if report.claimed:
+        log.info("salesforce flush done", extra={"report": report.as_dict()})
+    return report
+
+
+def push_claimed(
+    *, client: SalesforceClient, ids: list[int], report: FlushReport | None = None
+) -> FlushReport:
+    """Push rows this worker has claimed; every row leaves with a verdict or released."""
+    report = report or FlushReport()
+    rows = list(
+        ContractSync.objects.filter(pk__in=ids)
+        .select_related("subscription__customer")
+        .order_by("id")
+    )
+    report.batches += 1
+    report.claimed += len(rows)
+    batch = _Batch(client=client, report=report, now=timezone.now(),
+                   fields=FieldConfig.from_settings(), open={row.pk for row in rows})
+    try:
+        _push(batch, rows)
+    except Exception as exc:
+        # A bug or an interrupted worker: whatever has no verdict is retried with backoff.
+        error = SalesforceError(f"internal error during the push: {exc!r}",
+                                code="INTERNAL_ERROR", permanent=False)
+        for row in rows:
+            if row.pk in batch.open:
+                _fail(batch, row, version=row.version, error=error)
+        raise
+    return report
+
+
+# one batch -------------------------------------------------------------------------------
+
+
+def _push(batch: _Batch, rows: list[ContractSync]) -> None:
+    calls_before = batch.client.api_calls
+    try:
+        _push_rows(batch, rows)
+    finally:
+        batch.report.calls += batch.client.api_calls - calls_before
+
+
+def _push_rows(batch: _Batch, rows: list[ContractSync]) -> None:
+    todo = []
+    for row in rows:
+        if not in_sync_scope(row.subscription.status) and not row.sf_contract_id:
+            # Never reached Salesforce and not meant to: nothing to tell it.
+            _mark_out_of_scope(batch, row)
+        else:
+            todo.append(row)
+    if not todo:
+        return
+    try:
+        if not batch.client.authenticated:
+            record_call(client=batch.client, operation="login",
+                        call=batch.client.authenticate)
+        multi_currency = multi_currency_enabled(client=batch.client)
+        over_budget, usage = _budget(batch)
+    except SalesforceError as exc:
+        _release_all(batch, todo, exc)
+        return
+
+    items: list[_Item] = []
+    for row in todo:
+        in_scope = in_sync_scope(row.subscription.status)
+        payload = mapping.build_payload(row.subscription, multi_currency=multi_currency,
+                                        activate=in_scope, config=batch.fields)
+        if payload.digest == row.payload_hash and row.sf_contract_id:
+            _mark_synced(batch, row, version=row.version, digest=payload.digest,
+                         account_id=row.sf_account_id, contract_id=row.sf_contract_id,
+                         status=row.sf_contract_status)
+            batch.report.unchanged += 1
+            continue
+        if over_budget and not row.sf_contract_id:
+            _defer(batch, row, usage)
+            continue
+        items.append(_Item(row=row, payload=payload, version=row.version,
+                           account_id=row.sf_account_id, contract_id=row.sf_contract_id,
+                           contract_status=row.sf_contract_status))
+    if items:
+        _push_accounts(batch, items)
+        _refuse_account_moves(items)
+        _push_contracts(batch, items)
+        _activate(batch, items)
+    for item in items:
+        if item.error is None:
+            batch.report.synced += 1
+            _mark_synced(batch, item.row, version=item.version, digest=item.payload.digest,
+                         account_id=item.account_id, contract_id=item.contract_id,
+                         status=item.contract_status)
+        else:
+            _fail(batch, item.row, version=item.version, error=item.error,
+                  account_id=item.account_id, contract_id=item.contract_id,
+                  status=item.contract_status)
+
+
+def _budget(batch: _Batch) -> tuple[bool, ApiUsage | None]:
+    """Whether the daily budget guard is on; stale usage is refreshed with one call."""
+    percent = settings.SUBSYNC_SF_API_BUDGET_PCT
+    usage = latest_api_usage()
+    if usage is None or not usage.over(percent):
+        return False, usage
+    age = (batch.now - usage.observed_at).total_seconds() if usage.observed_at else None
+    if age is None or age >= settings.SUBSYNC_SF_USAGE_REFRESH_SECONDS:
+        try:
+            record_call(client=batch.client, operation="limits", call=batch.client.limits)
+        except SalesforceError as exc:
+            log.warning("could not refresh Salesforce API usage: %s", exc)
+        usage = latest_api_usage() or usage
+    return usage.over(percent), usage
+
+
+def _collection(
+    batch: _Batch, *, operation: str, sobject: str, refs: list[str], records: list[dict],
+    external_field: str = "",
+) -> list[RecordResult]:
+    """One collection call; a whole-call failure becomes that failure for every record."""
+    client = batch.client
+    if batch.report.stopped:
+        error = SalesforceError(f"not tried: {batch.report.stopped}", code="NOT_TRIED",
+                                permanent=False)
+        return [RecordResult(ref=ref, success=False, error=error) for ref in refs]
+    if operation == "upsert":
+        call = partial(client.upsert_collection, sobject=sobject,
+                       external_field=external_field, records=records)
+    else:
+        call = partial(client.update_collection, sobject=sobject, records=records)
+    try:
+        results = record_call(client=client, operation=operation, sobject=sobject, refs=refs,
+                              call=call)
+    except SalesforceError as exc:
+        if exc.stops_run:
+            batch.report.stopped = f"{sobject} {operation} failed: {exc}"
+        return [RecordResult(ref=ref, success=False, error=exc) for ref in refs]
+    return results
+
+
+def _push_accounts(batch: _Batch, items: list[_Item]) -> None:
+    accounts: dict[str, dict] = {}
+    for item in items:
+        accounts.setdefault(item.payload.account_ref, item.payload.account)
+    refs = list(accounts)
+    results = _collection(batch, operation="upsert", sobject=mapping.ACCOUNT, refs=refs,
+                          records=[accounts[ref] for ref in refs],
+                          external_field=batch.fields.account_external_field)
+    by_ref = dict(zip(refs, results, strict=True))
+    for item in items:
+        result = by_ref[item.payload.account_ref]
+        if result.success:
+            item.account_id = result.id or ""
+        else:
+            item.error = _about(result.error, f"Account {item.payload.account_ref}")
+
+
+def _refuse_account_moves(items: list[_Item]) -> None:
+    """An Activated contract cannot change account: say so, and what to do, on the row."""
+    for item in items:
+        row = item.row
+        moved = row.sf_account_id and item.account_id and row.sf_account_id != item.account_id
+        if item.error is None and row.sf_contract_status == ACTIVATED and moved:
+            sub = row.subscription
+            item.error = SalesforceError(
+                f"Contract {row.sf_contract_id} ({item.payload.contract_ref}) is Activated "
+                f"under Account {row.sf_account_id}, but the subscription now belongs to "
+                f"customer {item.payload.account_ref} (Account {item.account_id}). Salesforce "
+                "does not allow moving an Activated contract to another account. To fix: in "
+                f"Salesforce, delete Contract {row.sf_contract_id} or clear its "
+                f"{mapping.CONTRACT_EXTERNAL_ID} (to keep it as history), then run "
+                f"`python manage.py sync_salesforce --subscription {sub.provider}:"
+                f"{sub.external_id} --forget-contract` to create a new contract under the new "
+                "account.",
+                code=ACCOUNT_MOVED_CODE, permanent=True,
+            )
+
+
+def _push_contracts(batch: _Batch, items: list[_Item]) -> None:
+    todo = [item for item in items if item.error is None]
+    if not todo:
+        return
+    records = [
+        mapping.contract_body(item.payload, account_id=item.account_id,
+                              activated=item.row.sf_contract_status == ACTIVATED)
+        for item in todo
+    ]
+    results = _collection(batch, operation="upsert", sobject=mapping.CONTRACT,
+                          refs=[item.payload.contract_ref for item in todo], records=records,
+                          external_field=batch.fields.contract_external_field)
+    for item, result in zip(todo, results, strict=True):
+        if not result.success:
+            item.error = _about(result.error, f"Contract {item.payload.contract_ref}")
+            continue
+        item.contract_id = result.id or item.contract_id
+        if result.created:
+            item.contract_status = "Draft"
+
+
+def _activate(batch: _Batch, items: list[_Item]) -> None:
+    todo = [item for item in items
+            if item.error is None and item.payload.activate and item.contract_status != ACTIVATED]
+    if not todo:
+        return
+    results = _collection(
+        batch, operation="update", sobject=mapping.CONTRACT,
+        refs=[item.contract_id for item in todo],
+        records=[{"Id": item.contract_id, "Status": ACTIVATED} for item in todo],
+    )
+    for item, result in zip(todo, results, strict=True):
+        if result.success:
+            item.contract_status = ACTIVATED
+        else:
+            item.contract_status = item.contract_status or "Draft"
+            item.error = _about(result.error, f"Activating contract {item.contract_id}")
+
+
+def _about(error: SalesforceError | None, subject: str) -> SalesforceError:
+    error = error or SalesforceError("no result", code="UNEXPECTED_RESPONSE", permanent=False)
+    return SalesforceError(f"{subject}: {error.message}", code=error.code,
+                           permanent=error.permanent, retry_after=error.retry_after,
+                           status=error.status, fields=error.fields)
+
+
+# verdicts --------------------------------------------------------------------------------
+
+
+def _close(batch: _Batch, row: ContractSync) -> None:
+    batch.open.discard(row.pk)
+
+
+def _ids(account_id: str, contract_id: str, status: str) -> dict:
+    known = {"sf_account_id": account_id, "sf_contract_id": contract_id,
+             "sf_contract_status": status}
+    return {name: value for name, value in known.items() if value}
+
+
+def _mark_synced(
+    batch: _Batch, row: ContractSync, *, version: int, digest: str, account_id: str,
+    contract_id: str, status: str,
+) -> None:
+    common = {"payload_hash": digest, "claimed_until": None, "last_synced_at": batch.now,
+              **_ids(account_id, contract_id, status)}
+    done = ContractSync.objects.filter(pk=row.pk, version=version).update(
+        state=State.SYNCED, synced_version=version, attempts=0, last_error="",
+        last_error_code="", next_attempt_at=None, **common,
+    )
+    if not done:
+        # Changed while we pushed: Salesforce has `version`, the row stays dirty and due.
+        ContractSync.objects.filter(pk=row.pk).update(
+            synced_version=version, state=State.PENDING, next_attempt_at=batch.now, **common
+        )
+    _close(batch, row)
+
+
+def _mark_out_of_scope(batch: _Batch, row: ContractSync) -> None:
+    done = ContractSync.objects.filter(pk=row.pk, version=row.version).update(
+        state=State.SYNCED, synced_version=row.version, attempts=0, last_error="",
+        last_error_code="", next_attempt_at=None, claimed_until=None,
+    )
+    if not done:
+        ContractSync.objects.filter(pk=row.pk).update(claimed_until=None)
+    batch.report.out_of_scope += 1
+    _close(batch, row)
+
+
+def _fail(
+    batch: _Batch, row: ContractSync, *, version: int, error: SalesforceError,
+    account_id: str = "", contract_id: str = "", status: str = "",
+) -> None:
+    attempts = row.attempts + 1
+    common = {"last_error_code": error.code[:64], "last_error": error.message,
+              "claimed_until": None, **_ids(account_id, contract_id, status)}
+    if error.permanent:
+        verdict = {"state": State.FAILED, "next_attempt_at": None}
+        batch.report.failed += 1
+    else:
+        delay = max(
+            backoff_seconds(attempts, base=settings.SUBSYNC_SF_BACKOFF_BASE_SECONDS,
+                            cap=settings.SUBSYNC_SF_BACKOFF_CAP_SECONDS),
+            error.retry_after or 0,
+        )
+        gave_up = attempts >= settings.SUBSYNC_SF_MAX_ATTEMPTS
+        verdict = {"state": State.FAILED if gave_up else State.PENDING,
+                   "next_attempt_at": batch.now + timedelta(seconds=delay)}
+        batch.report.retrying += 1
+    done = ContractSync.objects.filter(pk=row.pk, version=version).update(
+        attempts=F("attempts") + 1, **verdict, **common
+    )
+    if not done:
+        # A newer change is already due: keep its fresh schedule, record what happened.
+        ContractSync.objects.filter(pk=row.pk).update(**common)
+    _close(batch, row)
+    log.warning(
+        "salesforce push failed",
+        extra={"subscription_id": row.subscription_id, "error_code": error.code,
+               "permanent": error.permanent, "attempts": attempts},
+    )
+
+
+def _defer(batch: _Batch, row: ContractSync, usage: ApiUsage | None) -> None:
+    shown = f"{usage.used}/{usage.limit} ({usage.percent:g}%)" if usage else "unknown"
+    ContractSync.objects.filter(pk=row.pk).update(
+        last_error_code=BUDGET_CODE,
+        last_error=(
+            f"Waiting: Salesforce daily API usage is {shown}, over the "
+            f"{settings.SUBSYNC_SF_API_BUDGET_PCT:g}% budget (SUBSYNC_SF_API_BUDGET_PCT). "
+            "Subscriptions that already have a Contract are still pushed; new ones wait "
+            "until usage falls."
+        ),
+        next_attempt_at=batch.now + timedelta(seconds=_BUDGET_RECHECK_SECONDS),
+        claimed_until=None,
+    )
+    batch.report.deferred += 1
+    _close(batch, row)
+
+
+def _release_all(batch: _Batch, rows: list[ContractSync], error: SalesforceError) -> None:
+    """The org could not be reached before any row was tried: no attempt is counted."""
+    fields = {"claimed_until": None, "last_error_code": error.code[:64],
+              "last_error": f"Not tried: {error.message}"}
+    if error.retry_after:
+        fields["next_attempt_at"] = batch.now + timedelta(seconds=error.retry_after)
+    ContractSync.objects.filter(pk__in=[row.pk for row in rows]).update(**fields)
+    batch.open.clear()
+    batch.report.stopped = f"Salesforce unavailable: {error}"
+    log.warning("salesforce flush stopped before pushing: %s", error)

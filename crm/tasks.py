@@ -1,0 +1,28 @@
+"""Celery tasks for the Salesforce push: thin wrappers over crm.services.flush.
+
+`flush_salesforce` is enqueued (debounced) when a subscription changes; `sweep_salesforce`
+runs every minute from beat and pushes whatever is due, failed rows whose backoff has
+elapsed and rows a killed worker left behind included. Both only claim due rows, so any
+number of them may run at once without pushing a row twice.
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from crm.services import flush
+
+
+def _run() -> dict | None:
+    report = flush.flush_due()
+    return report.as_dict() if report is not None else None
+
+
+@shared_task(name="crm.tasks.flush_salesforce", acks_late=True, ignore_result=True)
+def flush_salesforce() -> dict | None:
+    return _run()
+
+
+@shared_task(name="crm.tasks.sweep_salesforce", acks_late=True, ignore_result=True)
+def sweep_salesforce() -> dict | None:
+    return _run()
