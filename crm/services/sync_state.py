@@ -28,6 +28,16 @@ def in_sync_scope(status: str) -> bool:
     return status in settings.SUBSYNC_SYNC_STATUSES
 
 
+def _due_now(*, force: bool = False) -> dict:
+    """The UPDATE that makes a row dirty and due at once; `force` also forgets the last digest
+    so that an unchanged payload is pushed again."""
+    changes = {"version": F("version") + 1, "state": ContractSync.State.PENDING,
+               "next_attempt_at": timezone.now(), "attempts": 0}
+    if force:
+        changes["payload_hash"] = ""
+    return changes
+
+
 def note_subscription_changed(*, subscription) -> bool:
     """Bump the sync version when the subscription is in scope or already known to Salesforce.
 
@@ -37,12 +47,7 @@ def note_subscription_changed(*, subscription) -> bool:
     """
     if in_sync_scope(subscription.status):
         ContractSync.objects.get_or_create(subscription=subscription)
-    updated = ContractSync.objects.filter(subscription=subscription).update(
-        version=F("version") + 1,
-        state=ContractSync.State.PENDING,
-        next_attempt_at=timezone.now(),
-        attempts=0,
-    )
+    updated = ContractSync.objects.filter(subscription=subscription).update(**_due_now())
     if updated:
         transaction.on_commit(request_flush)
     return bool(updated)
@@ -88,11 +93,7 @@ def mark_in_scope_dirty(*, force: bool = False) -> int:
     )
     rows = ContractSync.objects.filter(subscription__status__in=settings.SUBSYNC_SYNC_STATUSES)
     rows = rows | ContractSync.objects.exclude(sf_contract_id="")
-    changes = {"version": F("version") + 1, "state": ContractSync.State.PENDING,
-               "next_attempt_at": timezone.now(), "attempts": 0}
-    if force:
-        changes["payload_hash"] = ""
-    return ContractSync.objects.filter(pk__in=rows.values("pk")).update(**changes)
+    return ContractSync.objects.filter(pk__in=rows.values("pk")).update(**_due_now(force=force))
 
 
 def mark_dirty(*, subscription, force: bool = False) -> ContractSync | None:
@@ -100,11 +101,7 @@ def mark_dirty(*, subscription, force: bool = False) -> ContractSync | None:
     and Salesforce never heard of it. With `force`, unchanged payloads are pushed too."""
     if in_sync_scope(subscription.status):
         ContractSync.objects.get_or_create(subscription=subscription)
-    changes = {"version": F("version") + 1, "state": ContractSync.State.PENDING,
-               "next_attempt_at": timezone.now(), "attempts": 0}
-    if force:
-        changes["payload_hash"] = ""
-    if not ContractSync.objects.filter(subscription=subscription).update(**changes):
+    if not ContractSync.objects.filter(subscription=subscription).update(**_due_now(force=force)):
         return None
     return ContractSync.objects.get(subscription=subscription)
 
