@@ -80,4 +80,6 @@ class CpuMeter:
             used[self._group(pid, now)] += seconds - (before[2] if before else 0.0)
         accounted = sum(used.values()) - used["other"]
         used["other"] = max(0.0, busy - self._busy - accounted)
+        if not self.app_pids:  # a running app (--url) cannot be told from the rest
+            used["other incl. app"] = used.pop("other") + used.pop("app", 0.0)
         return {name: round(value, 1) for name, value in used.items()}

@@ -379,7 +379,8 @@ def main(argv: list[str] | None = None) -> int:
         ensure_database(env["DATABASE_URL"])
         managed = ManagedApp(env=env, web_workers=args.web_workers, web_threads=args.web_threads,
                              worker_concurrency=args.worker_concurrency,
-                             worker_nice=args.worker_nice, log_dir=ROOT / "var" / "bench")
+                             worker_nice=args.worker_nice,
+                             log_dir=ROOT / "var" / "bench" / "webhooks")
     os.environ.update(env)
     import django
 
@@ -437,6 +438,8 @@ def report(args, run: Plan, acks: list[Ack], elapsed: float, last_ack_wall: floa
     throughput = len(acks) / elapsed if elapsed else float("nan")
     applied_after = (verdict.last_processed_at.timestamp() - last_ack_wall
                      if verdict.last_processed_at else float("nan"))
+    # From the first send to the last event applied: the rate the worker kept up.
+    processing_rate = verdict.stored / (elapsed + applied_after) if verdict.stored else 0.0
     done = ", ".join(f"{verdict.statuses[s]} {s}" for s in DONE)
     print()
     print("subsync webhook benchmark")
@@ -448,6 +451,8 @@ def report(args, run: Plan, acks: list[Ack], elapsed: float, last_ack_wall: floa
           f"max {latencies[-1] if latencies else float('nan'):.1f} ms")
     print(f"  applied       all {verdict.stored} events {applied_after:.2f} s after the last "
           f"ack ({done}); waited {waited:.1f} s")
+    print(f"  processing    {processing_rate:,.0f} events/s from the first send to the last "
+          "event applied")
     for phase, split in cpu.items():
         if split:
             used = "  ".join(f"{name} {seconds:.1f}" for name, seconds in sorted(
@@ -466,6 +471,7 @@ def report(args, run: Plan, acks: list[Ack], elapsed: float, last_ack_wall: floa
             "concurrency": args.concurrency, "events_per_second": round(throughput, 1),
             "ack_ms": {"p50": round(p50, 2), "p95": round(p95, 2), "p99": round(p99, 2)},
             "applied_after_last_ack_s": round(applied_after, 3),
+            "processing_events_per_second": round(processing_rate, 1),
             "statuses": dict(verdict.statuses), "failures": verdict.failures, "cpu_seconds": cpu,
         }))
 

@@ -19,3 +19,10 @@ class SyncAttemptAdmin(ReadOnlyAdmin):
     list_display = ("started_at", "operation", "sobject", "outcome", "error_code", "duration_ms",
                     "api_usage_used", "api_usage_max")
     list_filter = ("outcome", "sobject", "operation")
+
+
+@admin.register(models.ReconcileRun)
+class ReconcileRunAdmin(ReadOnlyAdmin):
+    list_display = ("started_at", "outcome", "checked", "in_sync", "drifted", "missing",
+                    "orphans", "marked", "api_calls")
+    list_filter = ("outcome",)

@@ -44,6 +44,27 @@ SUBSYNC_STATUS_VALUES = frozenset(
     {"trial", "active", "past_due", "non_renewing", "paused", "cancelled", "expired"}
 )
 _DEFAULTS = {ACCOUNT: ACCOUNT_FIELDS, CONTRACT: CONTRACT_FIELDS}
+# The describe `type`s each field may have in the org for what we send to work (by default
+# name). The preflight check holds an org to it, and a test holds crm/salesforce/metadata
+# (the fields admins deploy) to it, so the three cannot drift apart.
+FIELD_TYPES: dict[str, dict[str, frozenset[str]]] = {
+    ACCOUNT: {
+        ACCOUNT_EXTERNAL_ID: frozenset({"string"}),
+        "Name": frozenset({"string"}),
+    },
+    CONTRACT: {
+        CONTRACT_EXTERNAL_ID: frozenset({"string"}),
+        "StartDate": frozenset({"date"}),
+        "ContractTerm": frozenset({"int", "double"}),
+        "Description": frozenset({"textarea", "string"}),
+        "Subsync_Status__c": frozenset({"picklist", "string"}),
+        "Subsync_MRR__c": frozenset({"currency", "double"}),
+        "Subsync_Plan__c": frozenset({"string", "textarea"}),
+        "Subsync_Renewal_Date__c": frozenset({"date"}),
+        "Subsync_Cancelled_Date__c": frozenset({"date"}),
+        "Subsync_Provider__c": frozenset({"string", "picklist"}),
+    },
+}
 _NAME_LENGTH = 255
 
 
@@ -60,6 +81,11 @@ class FieldConfig:
 
     def name(self, sobject: str, default: str) -> str:
         return self.renames.get((sobject, default), default)
+
+    def sent(self, sobject: str) -> list[tuple[str, str]]:
+        """(default name, org name) of every configurable field sent on `sobject`."""
+        return [(default, self.name(sobject, default)) for default in _DEFAULTS[sobject]
+                if self.name(sobject, default)]
 
     @property
     def account_external_field(self) -> str:

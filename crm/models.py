@@ -100,3 +100,38 @@ class SalesforceOrgState(models.Model):
 
     def __str__(self) -> str:
         return f"Salesforce org state ({self.api_usage_used}/{self.api_usage_limit})"
+
+
+class ReconcileRun(models.Model):
+    """One comparison of Salesforce with billing (crm.services.reconcile), for the dashboard.
+
+    Counts plus a few examples of each kind of difference (`samples`: lists under "drifted",
+    "missing" and "orphans"), small enough to keep one row per night for years.
+    """
+
+    class Outcome(models.TextChoices):
+        OK = "ok"
+        FAILED = "failed"
+
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.OK)
+    contracts_seen = models.PositiveIntegerField(default=0)
+    accounts_seen = models.PositiveIntegerField(default=0)
+    checked = models.PositiveIntegerField(default=0, help_text="Subscriptions compared")
+    in_sync = models.PositiveIntegerField(default=0)
+    drifted = models.PositiveIntegerField(default=0)
+    missing = models.PositiveIntegerField(default=0,
+                                          help_text="In scope, no Contract in Salesforce")
+    orphans = models.PositiveIntegerField(default=0, help_text="Contracts billing does not know")
+    marked = models.PositiveIntegerField(default=0, help_text="Sync rows made due for a push")
+    api_calls = models.PositiveIntegerField(default=0)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.TextField(blank=True)
+    samples = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["started_at"], name="reconcile_started_idx")]
+
+    def __str__(self) -> str:
+        return f"reconciliation {self.started_at:%Y-%m-%d %H:%M} ({self.outcome})"

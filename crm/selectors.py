@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crm.models import SalesforceOrgState
+from crm.models import ReconcileRun, SalesforceOrgState
 from crm.salesforce.usage import ApiUsage
 
 
@@ -20,3 +20,8 @@ def latest_api_usage() -> ApiUsage | None:
         limit=row["api_usage_limit"],
         observed_at=row["api_usage_observed_at"],
     )
+
+
+def latest_reconcile_run() -> ReconcileRun | None:
+    """The newest stored reconciliation, or None if none has run yet."""
+    return ReconcileRun.objects.order_by("-started_at").first()

@@ -3,14 +3,16 @@
 `flush_salesforce` is enqueued (debounced) when a subscription changes; `sweep_salesforce`
 runs every minute from beat and pushes whatever is due, failed rows whose backoff has
 elapsed and rows a killed worker left behind included. Both only claim due rows, so any
-number of them may run at once without pushing a row twice.
+number of them may run at once without pushing a row twice. `reconcile_salesforce` runs
+nightly from beat: it compares Salesforce with billing and makes differences due (the flush
+it requests pushes them).
 """
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from crm.services import flush
+from crm.services import flush, reconcile
 
 
 def _run() -> dict | None:
@@ -26,3 +28,11 @@ def flush_salesforce() -> dict | None:
 @shared_task(name="crm.tasks.sweep_salesforce", acks_late=True, ignore_result=True)
 def sweep_salesforce() -> dict | None:
     return _run()
+
+
+@shared_task(name="crm.tasks.reconcile_salesforce", acks_late=True, ignore_result=True)
+def reconcile_salesforce() -> dict | None:
+    result = reconcile.reconcile()
+    if result is None:
+        return None
+    return {k: v for k, v in result.as_dict().items() if k != "samples"}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -253,4 +254,15 @@ SUBSYNC_SF_DESCRIBE_TTL_SECONDS = env.int("SUBSYNC_SF_DESCRIBE_TTL_SECONDS", def
 CELERY_BEAT_SCHEDULE["sweep-salesforce"] = {
     "task": "crm.tasks.sweep_salesforce",
     "schedule": 60.0,
+}
+# More than this many due rows are pushed through Bulk API 2.0 jobs instead of collections.
+SUBSYNC_SF_BULK_THRESHOLD = env.int("SUBSYNC_SF_BULK_THRESHOLD", default=2000)
+# Rows per Bulk API batch (each batch is three jobs: Accounts, Contracts, activation).
+SUBSYNC_SF_BULK_BATCH_SIZE = env.int("SUBSYNC_SF_BULK_BATCH_SIZE", default=10000)
+# A bulk job not finished after this long is left to Salesforce; its rows are retried later.
+SUBSYNC_SF_BULK_TIMEOUT_SECONDS = env.int("SUBSYNC_SF_BULK_TIMEOUT_SECONDS", default=600)
+# Nightly comparison of Salesforce with billing (crm.tasks.reconcile_salesforce), UTC.
+CELERY_BEAT_SCHEDULE["reconcile-salesforce"] = {
+    "task": "crm.tasks.reconcile_salesforce",
+    "schedule": crontab(hour=3, minute=17),
 }

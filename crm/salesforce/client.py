@@ -11,23 +11,28 @@ What it adds to simple-salesforce, and why:
 - every failure comes out as one typed `SalesforceError` (transient or permanent), and the
   per-record results of sObject Collections as `RecordResult`s classified one by one.
 
-Later additions (Bulk API 2.0 for backfills, reconciliation) are meant to be methods here,
-built on `_call` so they inherit re-login, timeouts, usage and error classification.
+Bulk API 2.0 (`bulk_upsert`, `bulk_update`, for backfills and reconciliation) is built on
+`_call` too, so it inherits re-login, timeouts, usage and error classification; each HTTP
+request of a job goes through an optional `step` hook, which the engine uses to log every
+request as a SyncAttempt.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError as LibraryError
 from simple_salesforce.exceptions import SalesforceExpiredSession
+from simple_salesforce.util import call_salesforce
 
-from crm.salesforce import errors
+from crm.salesforce import bulk, errors
 from crm.salesforce.auth import fetch_token
 from crm.salesforce.config import SalesforceConfig
 from crm.salesforce.errors import SalesforceError
@@ -36,6 +41,19 @@ from crm.salesforce.usage import ApiUsage, parse_limit_info
 log = logging.getLogger(__name__)
 
 COLLECTION_LIMIT = 200
+# Bulk API 2.0 accepts up to 150 MB per upload; stay well below with our small records.
+BULK_LIMIT = 100_000
+# A job is polled right after it is closed, then after these pauses (seconds): quick at first,
+# since small jobs finish in a second or two, then every 10 s.
+BULK_POLL_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0)
+
+T = TypeVar("T")
+# step(operation, refs, call) runs one HTTP request of a bulk job; the default just calls it.
+Step = Callable[[str, Sequence[str], Callable[[], Any]], Any]
+
+
+def _direct(operation: str, refs: Sequence[str], call: Callable[[], T]) -> T:
+    return call()
 
 
 @dataclass(frozen=True)
@@ -245,6 +263,129 @@ class SalesforceClient:
     def limits(self) -> dict:
         """The org's limits; also refreshes `usage` from the response header."""
         return self._call(lambda sf: sf.limits())
+
+    # Bulk API 2.0 --------------------------------------------------------------------
+
+    def bulk_upsert(
+        self, *, sobject: str, external_field: str, records: Sequence[dict],
+        step: Step | None = None, timeout: float = 600.0,
+    ) -> list[RecordResult]:
+        """Create or update any number of records by external id in one ingest job.
+
+        About five API calls whatever the size (create, upload, close, poll until done,
+        results). Results come back one per record in the order given, like
+        `upsert_collection`; a job that fails as a whole raises SalesforceError.
+        """
+        return self._bulk_job(operation="upsert", sobject=sobject, key=external_field,
+                              records=records, step=step, timeout=timeout)
+
+    def bulk_update(
+        self, *, sobject: str, records: Sequence[dict], step: Step | None = None,
+        timeout: float = 600.0,
+    ) -> list[RecordResult]:
+        """Update any number of records by Id in one ingest job (see `bulk_upsert`)."""
+        return self._bulk_job(operation="update", sobject=sobject, key="Id", records=records,
+                              step=step, timeout=timeout)
+
+    def _bulk_job(
+        self, *, operation: str, sobject: str, key: str, records: Sequence[dict],
+        step: Step | None, timeout: float,
+    ) -> list[RecordResult]:
+        if not records:
+            return []
+        if len(records) > BULK_LIMIT:
+            raise ValueError(f"at most {BULK_LIMIT} records per bulk job")
+        step = step or _direct
+        name = f"bulk_{operation}"
+        refs = [str(record.get(key) or "") for record in records]
+        data = bulk.encode(records, key=key).encode()
+        spec: dict[str, Any] = {"object": sobject, "operation": operation,
+                                "contentType": "CSV", "lineEnding": "LF",
+                                "columnDelimiter": "COMMA"}
+        if operation == "upsert":
+            spec["externalIdFieldName"] = key
+        job = step(f"{name}.create_job", (), lambda: self._call(
+            lambda sf: sf.restful("jobs/ingest", method="POST", json=spec)))
+        job_id = str((job or {}).get("id") or "")
+        if not job_id:
+            raise SalesforceError("Bulk API job creation returned no job id",
+                                  code="UNEXPECTED_RESPONSE", permanent=False)
+        path = f"jobs/ingest/{job_id}"
+        try:
+            step(f"{name}.upload", refs, lambda: self._call(
+                lambda sf: _send(sf, "PUT", f"{path}/batches", data=data,
+                                 content_type="text/csv")))
+            step(f"{name}.close", (), lambda: self._call(
+                lambda sf: sf.restful(path, method="PATCH", json={"state": "UploadComplete"})))
+        except SalesforceError:
+            # Do not leave an Open job behind (they count against the org's job limits).
+            with contextlib.suppress(SalesforceError):
+                step(f"{name}.abort", (), lambda: self._call(
+                    lambda sf: sf.restful(path, method="PATCH", json={"state": "Aborted"})))
+            raise
+        info = self._wait_for_job(path, name=name, step=step, timeout=timeout)
+        if info.get("state") != "JobComplete":
+            raise bulk.job_failure(info)
+        return step(f"{name}.results", (), lambda: self._bulk_results(
+            path, info=info, refs=refs, key=key, job_id=job_id))
+
+    def _wait_for_job(self, path: str, *, name: str, step: Step, timeout: float) -> dict:
+        deadline = time.monotonic() + timeout
+        polls = 0
+        while True:
+            polls += 1
+            info = step(f"{name}.poll", (), lambda: self._call(lambda sf: sf.restful(path)))
+            info = dict(info or {})
+            state = str(info.get("state") or "")
+            if state in bulk.DONE_STATES:
+                return info
+            if time.monotonic() >= deadline:
+                raise SalesforceError(
+                    f"Bulk API job {path.rsplit('/', 1)[-1]} still {state or 'unknown'} after "
+                    f"{timeout:g} s; its records are retried later (upserts are idempotent)",
+                    code="BULK_TIMEOUT", permanent=False)
+            delay = BULK_POLL_DELAYS[min(polls, len(BULK_POLL_DELAYS)) - 1]
+            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+
+    def _bulk_results(
+        self, path: str, *, info: Mapping[str, Any], refs: list[str], key: str, job_id: str
+    ) -> list[RecordResult]:
+        """Download the result files that can have rows (one or two calls)."""
+        failed = _count(info.get("numberRecordsFailed"))
+        processed = _count(info.get("numberRecordsProcessed"))
+        successes: list[dict[str, str]] = []
+        failures: list[dict[str, str]] = []
+        if processed is None or failed is None or processed > failed:
+            successes = bulk.decode(self._call(
+                lambda sf: _send(sf, "GET", f"{path}/successfulResults/", accept="text/csv")
+            ).text)
+        if failed is None or failed > 0:
+            failures = bulk.decode(self._call(
+                lambda sf: _send(sf, "GET", f"{path}/failedResults/", accept="text/csv")
+            ).text)
+        return bulk.match(refs, key=key, job_id=job_id, successes=successes, failures=failures)
+
+
+def _send(
+    sf: Salesforce, method: str, path: str, *, data: bytes | None = None,
+    content_type: str | None = None, accept: str | None = None,
+) -> requests.Response:
+    """A raw request under the org's REST base URL (CSV in or out), through simple-salesforce's
+    own request helper so failures come out as its typed exceptions."""
+    headers = dict(sf.headers)
+    if content_type:
+        headers["Content-Type"] = content_type
+    if accept:
+        headers["Accept"] = accept
+    return call_salesforce(url=sf.base_url + path, method=method, session=sf.session,
+                           headers=headers, data=data)
+
+
+def _count(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _check_size(records: Sequence[dict]) -> None:

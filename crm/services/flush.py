@@ -16,6 +16,12 @@ network (5xx, timeout, REQUEST_LIMIT_EXCEEDED) stops the run: the rest stays due
 
 Past SUBSYNC_SF_API_BUDGET_PCT of the daily API limit, only rows that already have a
 Contract are pushed; new ones stay pending with the reason in last_error.
+
+When more than SUBSYNC_SF_BULK_THRESHOLD rows are due (a backfill, a reconciliation,
+`sync_salesforce --all`), batches grow to SUBSYNC_SF_BULK_BATCH_SIZE rows and the same three
+steps run as Bulk API 2.0 ingest jobs instead of collections (about five calls per job
+whatever its size, instead of one call per 200 rows). That choice is made in one place,
+`flush_due`; everything else (payloads, verdicts, per-record errors) is shared, see `_write`.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -65,6 +72,7 @@ class FlushReport:
     retrying: int = 0
     failed: int = 0
     calls: int = 0
+    bulk_batches: int = 0  # batches pushed through Bulk API 2.0 jobs
     stopped: str = ""
 
     def as_dict(self) -> dict:
@@ -91,6 +99,7 @@ class _Batch:
     now: datetime
     fields: FieldConfig
     open: set[int] = field(default_factory=set)  # rows without a verdict yet
+    bulk: bool = False  # write through Bulk API 2.0 jobs rather than collections
 
 
 # entry points ----------------------------------------------------------------------------
@@ -103,7 +112,17 @@ def flush_due(
     time_budget: float | None = None,
 ) -> FlushReport | None:
     """Push due rows batch after batch until none is due, the time budget is spent, or
-    Salesforce is failing. None when the engine is disabled (no credentials)."""
+    Salesforce is failing. None when the engine is disabled (no credentials).
+
+    Before each batch: more than SUBSYNC_SF_BULK_THRESHOLD rows due means a Bulk API batch
+    (up to SUBSYNC_SF_BULK_BATCH_SIZE rows, leased for as long as its three jobs may take),
+    otherwise a collections batch of at most 200.
+
+    A batch that is not full means the backlog is cleared: the flush stops there rather than
+    chase changes that land while it pushes. Each of those asked for its own (debounced)
+    flush when it committed, so a steady trickle is pushed in one batch per debounce window
+    instead of a loop of one-row batches that keeps a worker busy.
+    """
     client = client or get_client()
     if client is None:
         return None
@@ -112,21 +131,40 @@ def flush_due(
     deadline = time.monotonic() + budget
     report = FlushReport()
     while True:
-        ids = claims.claim_due(limit=size, lease_seconds=settings.SUBSYNC_SF_CLAIM_SECONDS)
+        bulk = use_bulk()
+        if bulk:
+            limit = max(1, settings.SUBSYNC_SF_BULK_BATCH_SIZE)
+            lease = settings.SUBSYNC_SF_CLAIM_SECONDS + 3 * settings.SUBSYNC_SF_BULK_TIMEOUT_SECONDS
+        else:
+            limit, lease = size, settings.SUBSYNC_SF_CLAIM_SECONDS
+        ids = claims.claim_due(limit=limit, lease_seconds=lease)
         if not ids:
             break
-        push_claimed(client=client, ids=ids, report=report)
-        if report.stopped or time.monotonic() >= deadline:
+        push_claimed(client=client, ids=ids, report=report, bulk=bulk)
+        if report.stopped or len(ids) < limit or time.monotonic() >= deadline:
             break
     if report.claimed:
         log.info("salesforce flush done", extra={"report": report.as_dict()})
     return report
 
 
+def use_bulk(*, now: datetime | None = None) -> bool:
+    """The one place deciding between collections and Bulk API 2.0: how many rows are due."""
+    threshold = settings.SUBSYNC_SF_BULK_THRESHOLD
+    return threshold >= 0 and claims.count_due(now=now) > threshold
+
+
 def push_claimed(
-    *, client: SalesforceClient, ids: list[int], report: FlushReport | None = None
+    *, client: SalesforceClient, ids: list[int], report: FlushReport | None = None,
+    bulk: bool = False,
 ) -> FlushReport:
-    """Push rows this worker has claimed; every row leaves with a verdict or released."""
+    """Push rows this worker has claimed; every row leaves with a verdict or released.
+
+    `bulk` writes through Bulk API 2.0 jobs (any number of rows); otherwise through
+    collections (at most 200 rows).
+    """
+    if not bulk and len(ids) > COLLECTION_LIMIT:
+        raise ValueError(f"at most {COLLECTION_LIMIT} rows per collections batch")
     report = report or FlushReport()
     rows = list(
         ContractSync.objects.filter(pk__in=ids)
@@ -134,9 +172,10 @@ def push_claimed(
         .order_by("id")
     )
     report.batches += 1
+    report.bulk_batches += int(bulk)
     report.claimed += len(rows)
     batch = _Batch(client=client, report=report, now=timezone.now(),
-                   fields=FieldConfig.from_settings(), open={row.pk for row in rows})
+                   fields=FieldConfig.from_settings(), open={row.pk for row in rows}, bulk=bulk)
     try:
         _push(batch, rows)
     except Exception as exc:
@@ -203,16 +242,19 @@ def _push_rows(batch: _Batch, rows: list[ContractSync]) -> None:
         _refuse_account_moves(items)
         _push_contracts(batch, items)
         _activate(batch, items)
-    for item in items:
-        if item.error is None:
-            batch.report.synced += 1
-            _mark_synced(batch, item.row, version=item.version, digest=item.payload.digest,
-                         account_id=item.account_id, contract_id=item.contract_id,
-                         status=item.contract_status)
-        else:
-            _fail(batch, item.row, version=item.version, error=item.error,
-                  account_id=item.account_id, contract_id=item.contract_id,
-                  status=item.contract_status)
+    # One transaction for the batch's verdicts: one commit instead of one per row (thousands
+    # in a bulk batch). Each UPDATE still checks the version it pushed.
+    with transaction.atomic():
+        for item in items:
+            if item.error is None:
+                batch.report.synced += 1
+                _mark_synced(batch, item.row, version=item.version, digest=item.payload.digest,
+                             account_id=item.account_id, contract_id=item.contract_id,
+                             status=item.contract_status)
+            else:
+                _fail(batch, item.row, version=item.version, error=item.error,
+                      account_id=item.account_id, contract_id=item.contract_id,
+                      status=item.contract_status)
 
 
 def _budget(batch: _Batch) -> tuple[bool, ApiUsage | None]:
@@ -231,29 +273,43 @@ def _budget(batch: _Batch) -> tuple[bool, ApiUsage | None]:
     return usage.over(percent), usage
 
 
-def _collection(
+def _write(
     batch: _Batch, *, operation: str, sobject: str, refs: list[str], records: list[dict],
     external_field: str = "",
 ) -> list[RecordResult]:
-    """One collection call; a whole-call failure becomes that failure for every record."""
+    """One write step (upsert by external id, or update by Id) of the whole batch, as one
+    collection call or one Bulk API job; results per record, in order. A failure of the
+    whole call or job becomes that failure for every record."""
     client = batch.client
     if batch.report.stopped:
         error = SalesforceError(f"not tried: {batch.report.stopped}", code="NOT_TRIED",
                                 permanent=False)
         return [RecordResult(ref=ref, success=False, error=error) for ref in refs]
-    if operation == "upsert":
-        call = partial(client.upsert_collection, sobject=sobject,
-                       external_field=external_field, records=records)
-    else:
-        call = partial(client.update_collection, sobject=sobject, records=records)
     try:
-        results = record_call(client=client, operation=operation, sobject=sobject, refs=refs,
-                              call=call)
+        if batch.bulk:
+            # Every request of the job is logged on its own (create, upload, close, polls,
+            # results); the results step carries the per-record outcome.
+            def step(name, step_refs, call):
+                return record_call(client=client, operation=name, sobject=sobject,
+                                   refs=step_refs, call=call)
+
+            timeout = settings.SUBSYNC_SF_BULK_TIMEOUT_SECONDS
+            if operation == "upsert":
+                return client.bulk_upsert(sobject=sobject, external_field=external_field,
+                                          records=records, step=step, timeout=timeout)
+            return client.bulk_update(sobject=sobject, records=records, step=step,
+                                      timeout=timeout)
+        if operation == "upsert":
+            call = partial(client.upsert_collection, sobject=sobject,
+                           external_field=external_field, records=records)
+        else:
+            call = partial(client.update_collection, sobject=sobject, records=records)
+        return record_call(client=client, operation=operation, sobject=sobject, refs=refs,
+                           call=call)
     except SalesforceError as exc:
         if exc.stops_run:
             batch.report.stopped = f"{sobject} {operation} failed: {exc}"
         return [RecordResult(ref=ref, success=False, error=exc) for ref in refs]
-    return results
 
 
 def _push_accounts(batch: _Batch, items: list[_Item]) -> None:
@@ -261,7 +317,7 @@ def _push_accounts(batch: _Batch, items: list[_Item]) -> None:
     for item in items:
         accounts.setdefault(item.payload.account_ref, item.payload.account)
     refs = list(accounts)
-    results = _collection(batch, operation="upsert", sobject=mapping.ACCOUNT, refs=refs,
+    results = _write(batch, operation="upsert", sobject=mapping.ACCOUNT, refs=refs,
                           records=[accounts[ref] for ref in refs],
                           external_field=batch.fields.account_external_field)
     by_ref = dict(zip(refs, results, strict=True))
@@ -303,7 +359,7 @@ def _push_contracts(batch: _Batch, items: list[_Item]) -> None:
                               activated=item.row.sf_contract_status == ACTIVATED)
         for item in todo
     ]
-    results = _collection(batch, operation="upsert", sobject=mapping.CONTRACT,
+    results = _write(batch, operation="upsert", sobject=mapping.CONTRACT,
                           refs=[item.payload.contract_ref for item in todo], records=records,
                           external_field=batch.fields.contract_external_field)
     for item, result in zip(todo, results, strict=True):
@@ -320,7 +376,7 @@ def _activate(batch: _Batch, items: list[_Item]) -> None:
             if item.error is None and item.payload.activate and item.contract_status != ACTIVATED]
     if not todo:
         return
-    results = _collection(
+    results = _write(
         batch, operation="update", sobject=mapping.CONTRACT,
         refs=[item.contract_id for item in todo],
         records=[{"Id": item.contract_id, "Status": ACTIVATED} for item in todo],

@@ -10,6 +10,7 @@ opens one short window and causes one flush when it closes. If the request canno
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.db import transaction
@@ -104,6 +105,31 @@ def mark_dirty(*, subscription, force: bool = False) -> ContractSync | None:
     if not ContractSync.objects.filter(subscription=subscription).update(**_due_now(force=force)):
         return None
     return ContractSync.objects.get(subscription=subscription)
+
+
+def mark_subscriptions_dirty(
+    *, subscription_ids: Iterable[int], force: bool = False, forget_contract: bool = False
+) -> int:
+    """Make these subscriptions' rows due now, creating rows that do not exist yet
+    (reconciliation found them different in, or missing from, Salesforce).
+
+    `force` forgets the last pushed digest so an unchanged payload is sent again;
+    `forget_contract` also forgets the Salesforce ids held (the contract is gone there), so
+    the next push upserts by external id and activates what it creates. Returns rows marked.
+    """
+    ids = list(subscription_ids)
+    if not ids:
+        return 0
+    ContractSync.objects.bulk_create([ContractSync(subscription_id=pk) for pk in ids],
+                                     ignore_conflicts=True, batch_size=1000)
+    changes = _due_now(force=force)
+    if forget_contract:
+        changes.update(sf_contract_id="", sf_contract_status="", sf_account_id="")
+    marked = 0
+    for start in range(0, len(ids), 1000):
+        marked += ContractSync.objects.filter(
+            subscription_id__in=ids[start:start + 1000]).update(**changes)
+    return marked
 
 
 def forget_contract(*, sync: ContractSync) -> None:

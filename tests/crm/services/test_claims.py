@@ -89,10 +89,10 @@ def test_two_concurrent_flushes_push_disjoint_rows(emu, monkeypatch):
     original = flush.push_claimed
     lock = threading.Lock()
 
-    def recording(*, client, ids, report=None):
+    def recording(*, client, ids, report=None, **options):
         with lock:
             pushed.setdefault(threading.get_ident(), []).extend(ids)
-        return original(client=client, ids=ids, report=report)
+        return original(client=client, ids=ids, report=report, **options)
 
     monkeypatch.setattr(flush, "push_claimed", recording)
     start = threading.Barrier(2)

@@ -1,0 +1,526 @@
+"""Salesforce push benchmark: API calls and time for a backfill, and webhook->Contract latency.
+
+    .venv/bin/python bench/sync.py                       # both parts, defaults below
+    .venv/bin/python bench/sync.py --only batch -n 1000  # (a) only, smaller
+    .venv/bin/python bench/sync.py --only latency --rate 20 --duration 30
+
+(a) batch: N new subscriptions (default 10,000) are pushed to the Salesforce emulator by the
+    engine (crm.services.flush: Bulk API 2.0 above SUBSYNC_SF_BULK_THRESHOLD), by the engine
+    with bulk turned off (collections of 200), and by a naive loop of simple-salesforce calls
+    per record (Account upsert, Contract upsert, activation), each against an empty org.
+    Wall time and API calls (the emulator's own count) for each, and the ratios.
+(b) latency: the real pipeline (gunicorn on a free port and a Celery worker, no beat) receives
+    Chargebee `subscription_created` webhooks at a steady rate; for each one, the time from
+    sending it until its Contract exists in the emulator, and until it is Activated
+    (p50/p95/p99, polling the emulator's /_emulator/ control API every 50 ms).
+
+Both run on DATABASE_URL / CELERY_BROKER_URL from the environment (default: PostgreSQL
+database `subsync_bench_sync`, created if missing, and Redis database 6), with the emulator
+started as a subprocess. Goals: at most 16 API calls per 1,000 new subscriptions (the naive
+loop needs 3,000), and p95 webhook->Contract under 3 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PY = sys.executable
+# Its own database: the push engine takes every due row, so sharing one with bench/webhooks.py
+# (which makes rows due) would push the other benchmark's subscriptions and skew both.
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/subsync_bench_sync"
+DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/6"
+HOOK_USER, HOOK_PASSWORD = "bench-sync", "bench-sync-password"
+LOG_DIR = ROOT / "var" / "bench"
+
+
+# -- processes ---------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def ensure_database(url: str) -> None:
+    """Create the PostgreSQL database named by `url` when it does not exist yet."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql", "pgsql"):
+        return
+    import psycopg
+    from psycopg import sql
+
+    name = parts.path.lstrip("/")
+    with psycopg.connect(parts._replace(path="/postgres").geturl(), autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            print(f"created database {name}")
+
+
+class Emulator:
+    """`python -m crm.salesforce.emulator` in its own process, and its control API."""
+
+    def __init__(self, *, daily_limit: int) -> None:
+        cert_dir = LOG_DIR / "sf-emulator"
+        cert_dir.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            [PY, "-m", "crm.salesforce.emulator", "--port", "0", "--cert-dir", str(cert_dir),
+             "--daily-limit", str(daily_limit)],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            start_new_session=True)
+        line = self.proc.stdout.readline()
+        if not line:
+            raise SystemExit("the Salesforce emulator did not start")
+        ready = json.loads(line)
+        self.url, self.ca_path = ready["url"], ready["ca_path"]
+        import ssl
+
+        self._tls = ssl.create_default_context(cafile=self.ca_path)
+
+    def control(self, route: str, method: str = "GET", body: dict | None = None) -> dict:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(f"{self.url}/_emulator/{route}", data=data,
+                                         method=method,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, context=self._tls, timeout=30) as response:
+            return json.loads(response.read())
+
+    def reset(self) -> None:
+        self.control("reset", "POST")
+
+    @property
+    def call_count(self) -> int:
+        return int(self.control("state")["call_count"])
+
+    def contracts(self) -> list[dict]:
+        return self.control("records/Contract")["records"]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@dataclass
+class App:
+    """gunicorn and one Celery worker (no beat), stopped afterwards."""
+
+    env: dict[str, str]
+    port: int = field(default_factory=free_port)
+    procs: list[subprocess.Popen] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, *, web_workers: int, worker_concurrency: int) -> None:
+        web = [PY, "-m", "gunicorn", "subsync.wsgi:application", "--bind",
+               f"127.0.0.1:{self.port}", "--workers", str(web_workers), "--worker-class",
+               "gthread", "--threads", "4", "--log-level", "warning"]
+        worker = [PY, "-m", "celery", "-A", "subsync", "worker", "--concurrency",
+                  str(worker_concurrency), "--loglevel", "WARNING", "--hostname",
+                  f"bench-sync-{self.port}@%h", "--without-gossip", "--without-mingle"]
+        for name, cmd in (("sync-web", web), ("sync-worker", worker)):
+            log = (LOG_DIR / f"{name}.log").open("w")
+            self.procs.append(subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=log,
+                                               stderr=subprocess.STDOUT,
+                                               start_new_session=True))
+
+    def wait_ready(self, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            for proc in self.procs:
+                if proc.poll() is not None:
+                    raise SystemExit(f"{proc.args[2]} exited; see {LOG_DIR}")
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit("the app did not become healthy")
+            time.sleep(0.2)
+        from subsync.celery import app
+
+        app.send_task("subsync.ping").get(timeout=max(1.0, deadline - time.monotonic()))
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+# -- (a) batch -----------------------------------------------------------------------------------
+
+@dataclass
+class Run:
+    name: str
+    seconds: float
+    calls: int
+    count: int
+
+    @property
+    def per_thousand(self) -> float:
+        return self.calls * 1000 / self.count if self.count else float("nan")
+
+
+def create_subscriptions(*, count: int, run_id: str) -> list[int]:
+    """`count` in-scope subscriptions with due sync rows, one customer each."""
+    from django.utils import timezone
+
+    from billing.models import Customer, Subscription
+    from crm.models import ContractSync
+
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    customers = Customer.objects.bulk_create(
+        [Customer(provider="chargebee", external_id=f"{run_id}_cus_{i}", company=f"Bench {i}",
+                  email=f"ops{i}@bench.example") for i in range(count)], batch_size=2000)
+    subs = Subscription.objects.bulk_create(
+        [Subscription(provider="chargebee", external_id=f"{run_id}_sub_{i}",
+                      customer=customers[i], status="active", mrr=1000 + i, currency="USD",
+                      plan_id="pro-monthly", started_at=start, current_term_start=start,
+                      current_term_end=start + timedelta(days=365),
+                      next_renewal_at=start + timedelta(days=365))
+         for i in range(count)], batch_size=2000)
+    now = timezone.now()
+    ContractSync.objects.bulk_create(
+        [ContractSync(subscription=sub, version=1, next_attempt_at=now) for sub in subs],
+        batch_size=2000)
+    return [sub.pk for sub in subs]
+
+
+def drain(emulator: Emulator) -> None:
+    """Push whatever an earlier run left due, so that it is not counted below."""
+    from crm.services import claims, flush
+
+    left = claims.count_due()
+    if left:
+        print(f"  pushing {left:,} rows an earlier run left due (not measured) ...", flush=True)
+        flush.flush_due(time_budget=float("inf"))
+
+
+def engine_run(emulator: Emulator, *, name: str, sub_ids: list[int], bulk: bool) -> Run:
+    from django.conf import settings
+
+    from crm.models import ContractSync
+    from crm.salesforce.factory import get_client
+    from crm.services import flush
+
+    settings.SUBSYNC_SF_BULK_THRESHOLD = 2000 if bulk else 10**9
+    emulator.reset()
+    client = get_client()
+    before = emulator.call_count
+    began = time.perf_counter()
+    report = flush.flush_due(client=client, time_budget=float("inf"))
+    seconds = time.perf_counter() - began
+    calls = emulator.call_count - before
+    synced = ContractSync.objects.filter(subscription_id__in=sub_ids, state="synced",
+                                         sf_contract_status="Activated").count()
+    contracts = emulator.contracts()
+    activated = sum(1 for c in contracts if c.get("Status") == "Activated")
+    if synced != len(sub_ids) or activated != len(sub_ids) or report.stopped:
+        raise SystemExit(f"{name}: {synced} rows synced, {activated} contracts activated of "
+                         f"{len(sub_ids)}; report {report.as_dict()}")
+    how = (f"{report.bulk_batches} bulk batch{'es' if report.bulk_batches != 1 else ''}"
+           if report.bulk_batches else f"{report.batches} collection batches")
+    return Run(f"{name}: {how}", seconds, calls, len(sub_ids))
+
+
+def naive_run(emulator: Emulator, *, sub_ids: list[int]) -> Run:
+    """One simple-salesforce call per record and step, as a hand-written sync would do."""
+    import requests
+    from simple_salesforce import Salesforce
+
+    from billing.models import Subscription
+    from crm import mapping
+
+    emulator.reset()
+    subs = list(Subscription.objects.filter(pk__in=sub_ids).select_related("customer"))
+    payloads = [mapping.build_payload(sub, multi_currency=False, activate=True) for sub in subs]
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = emulator.ca_path
+    token = emulator.control("token", "POST")["access_token"]
+    sf = Salesforce(instance_url=emulator.url, session_id=token, session=session,
+                    version="62.0")
+    account_key, contract_key = mapping.ACCOUNT_EXTERNAL_ID, mapping.CONTRACT_EXTERNAL_ID
+    before = emulator.call_count
+    began = time.perf_counter()
+    for payload in payloads:
+        account = {k: v for k, v in payload.account.items() if k != account_key}
+        answer = sf.Account.upsert(f"{account_key}/{payload.account_ref}", account,
+                                   raw_response=True).json()
+        contract = {k: v for k, v in payload.contract.items() if k != contract_key}
+        contract["AccountId"] = answer["id"]
+        created = sf.Contract.upsert(f"{contract_key}/{payload.contract_ref}", contract,
+                                     raw_response=True).json()
+        sf.Contract.update(created["id"], {"Status": mapping.ACTIVATED})
+    seconds = time.perf_counter() - began
+    calls = emulator.call_count - before
+    session.close()
+    return Run("naive loop: 3 calls per record", seconds, calls, len(subs))
+
+
+def part_batch(args, emulator: Emulator) -> dict:
+    from crm.services import sync_state
+
+    print(f"(a) pushing {args.subscriptions:,} new subscriptions to an empty org", flush=True)
+    drain(emulator)
+    run_id = f"bs{int(time.time()):x}{os.getpid():x}"
+    sub_ids = create_subscriptions(count=args.subscriptions, run_id=run_id)
+    runs = [engine_run(emulator, name="engine", sub_ids=sub_ids, bulk=True)]
+    print(f"  {runs[-1].name}: {runs[-1].seconds:.1f} s", flush=True)
+    if not args.skip_collections:
+        sync_state.mark_subscriptions_dirty(subscription_ids=sub_ids, force=True,
+                                            forget_contract=True)
+        runs.append(engine_run(emulator, name="engine, bulk off", sub_ids=sub_ids,
+                               bulk=False))
+        print(f"  {runs[-1].name}: {runs[-1].seconds:.1f} s", flush=True)
+    if not args.skip_naive:
+        runs.append(naive_run(emulator, sub_ids=sub_ids))
+        print(f"  {runs[-1].name}: {runs[-1].seconds:.1f} s", flush=True)
+    print()
+    print(f"  {'':38} {'wall time':>10} {'API calls':>10} {'per 1,000':>10} {'records/s':>10}")
+    for run in runs:
+        print(f"  {run.name:38} {run.seconds:>8.2f} s {run.calls:>10,} "
+              f"{run.per_thousand:>10.1f} {run.count / run.seconds:>10,.0f}")
+    engine, naive = runs[0], runs[-1]
+    if naive.name.startswith("naive"):
+        print(f"  naive / engine: {naive.calls / engine.calls:,.0f}x the API calls, "
+              f"{naive.seconds / engine.seconds:,.1f}x the time")
+    goal = "met" if engine.per_thousand <= 16 else "MISSED"
+    print(f"  goal <= 16 API calls per 1,000 new subscriptions: {goal} "
+          f"({engine.per_thousand:.1f})")
+    return {"subscriptions": args.subscriptions,
+            "runs": [{"name": r.name, "seconds": round(r.seconds, 3), "calls": r.calls,
+                      "calls_per_1000": round(r.per_thousand, 2)} for r in runs]}
+
+
+# -- (b) latency ---------------------------------------------------------------------------------
+
+def percentile(values: list[float], share: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
+
+
+def webhook_bodies(*, run_id: str, count: int) -> list[tuple[str, bytes]]:
+    from tests.support.chargebee.events import make_event
+
+    now = int(time.time())
+    out = []
+    for i in range(count):
+        sub_id = f"{run_id}_sub_{i}"
+        event = make_event("subscription_created", subscription_id=sub_id,
+                           customer_id=f"{run_id}_cus_{i}", event_id=f"ev_{run_id}_{i}",
+                           occurred_at=now, plan_unit_price=900 + i % 7 * 1000)
+        out.append((f"chargebee:{sub_id}", json.dumps(event).encode()))
+    return out
+
+
+class Watcher(threading.Thread):
+    """Polls the emulator's Contracts and notes when each awaited one appears and activates."""
+
+    def __init__(self, emulator: Emulator, refs: set[str], interval: float) -> None:
+        super().__init__(daemon=True)
+        self.emulator, self.refs, self.interval = emulator, refs, interval
+        self.visible: dict[str, float] = {}
+        self.activated: dict[str, float] = {}
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            with contextlib.suppress(OSError):
+                records = self.emulator.contracts()
+                seen_at = time.time()
+                for record in records:
+                    ref = record.get("Subsync_Subscription_Id__c")
+                    if ref in self.refs:
+                        self.visible.setdefault(ref, seen_at)
+                        if record.get("Status") == "Activated":
+                            self.activated.setdefault(ref, seen_at)
+            self.stopping.wait(self.interval)
+
+
+def send_steadily(url: str, bodies: list[tuple[str, bytes]], *, rate: float,
+                  sent: dict[str, float]) -> list[int]:
+    parts = urlsplit(url)
+    token = base64.b64encode(f"{HOOK_USER}:{HOOK_PASSWORD}".encode()).decode()
+    headers = {"Authorization": f"Basic {token}", "Content-Type": "application/json"}
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    statuses = []
+    began = time.monotonic()
+    for index, (ref, body) in enumerate(bodies):
+        delay = began + index / rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        sent[ref] = time.time()
+        try:
+            conn.request("POST", "/webhooks/chargebee/", body=body, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            statuses.append(response.status)
+        except (OSError, http.client.HTTPException):
+            conn.close()
+            statuses.append(0)
+    conn.close()
+    return statuses
+
+
+def part_latency(args, emulator: Emulator, env: dict[str, str]) -> dict:
+    from django.conf import settings
+
+    total = int(args.rate * args.duration)
+    debounce = settings.SUBSYNC_SF_DEBOUNCE_SECONDS
+    print(f"(b) webhook -> Contract latency: {total} subscription_created webhooks at "
+          f"{args.rate:g}/s (debounce {debounce:g} s)", flush=True)
+    drain(emulator)
+    emulator.reset()
+    app = App(env=env)
+    app.start(web_workers=args.web_workers, worker_concurrency=args.worker_concurrency)
+    try:
+        app.wait_ready()
+        run_id = f"bl{int(time.time()):x}{os.getpid():x}"
+        warm = webhook_bodies(run_id=run_id + "w", count=10)
+        bodies = webhook_bodies(run_id=run_id, count=total)
+        watcher = Watcher(emulator, {ref for ref, _ in warm + bodies}, args.poll_interval)
+        watcher.start()
+        warm_sent: dict[str, float] = {}
+        send_steadily(app.url, warm, rate=10, sent=warm_sent)
+        deadline = time.monotonic() + 60
+        while len(watcher.activated) < len(warm) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        before = emulator.call_count
+        sent: dict[str, float] = {}
+        began = time.monotonic()
+        statuses = send_steadily(app.url, bodies, rate=args.rate, sent=sent)
+        sending = time.monotonic() - began
+        deadline = time.monotonic() + args.settle_timeout
+        while (sum(1 for ref in sent if ref in watcher.activated) < len(sent)
+               and time.monotonic() < deadline):
+            time.sleep(0.2)
+        watcher.stopping.set()
+        watcher.join(timeout=5)
+        calls = emulator.call_count - before
+    finally:
+        app.stop()
+    visible = [watcher.visible[ref] - at for ref, at in sent.items() if ref in watcher.visible]
+    activated = [watcher.activated[ref] - at for ref, at in sent.items()
+                 if ref in watcher.activated]
+    rejected = sum(1 for status in statuses if status != 200)
+    print()
+    print(f"  sent {len(sent)} webhooks in {sending:.1f} s ({len(sent) / sending:.1f}/s); "
+          f"{rejected} not answered 200; {calls} Salesforce API calls "
+          f"({calls * 1000 / max(1, len(sent)):.0f} per 1,000)")
+    for label, values in (("Contract exists", visible), ("Contract Activated", activated)):
+        print(f"  webhook -> {label:<18} p50 {percentile(values, .5):5.2f} s  "
+              f"p95 {percentile(values, .95):5.2f} s  p99 {percentile(values, .99):5.2f} s  "
+              f"max {max(values) if values else float('nan'):5.2f} s  "
+              f"({len(values)}/{len(sent)})")
+    p95 = percentile(activated, .95)
+    goal = "met" if len(activated) == len(sent) and p95 < 3 else "MISSED"
+    print(f"  goal p95 webhook -> Contract < 3 s: {goal} ({p95:.2f} s to Activated)")
+    return {"webhooks": len(sent), "rate": args.rate, "rejected": rejected, "api_calls": calls,
+            "visible_s": {"p50": percentile(visible, .5), "p95": percentile(visible, .95)},
+            "activated_s": {"p50": percentile(activated, .5), "p95": p95,
+                            "p99": percentile(activated, .99)},
+            "missing": len(sent) - len(activated)}
+
+
+# -- main ----------------------------------------------------------------------------------------
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", choices=("batch", "latency"), help="run one part")
+    parser.add_argument("-n", "--subscriptions", type=int, default=10_000,
+                        help="(a) new subscriptions to push (default 10000)")
+    parser.add_argument("--skip-naive", action="store_true", help="(a) no naive loop")
+    parser.add_argument("--skip-collections", action="store_true",
+                        help="(a) no run with bulk turned off")
+    parser.add_argument("--rate", type=float, default=20.0,
+                        help="(b) webhooks per second (default 20)")
+    parser.add_argument("--duration", type=float, default=30.0,
+                        help="(b) seconds of sending (default 30)")
+    parser.add_argument("--poll-interval", type=float, default=0.05,
+                        help="(b) seconds between looks at the emulator (default 0.05)")
+    parser.add_argument("--settle-timeout", type=float, default=60.0,
+                        help="(b) seconds to wait for the last contracts (default 60)")
+    parser.add_argument("--web-workers", type=int, default=2, help="(b) gunicorn workers")
+    parser.add_argument("--worker-concurrency", type=int, default=2,
+                        help="(b) Celery worker processes")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
+    env.setdefault("CELERY_BROKER_URL", DEFAULT_BROKER_URL)
+    env.setdefault("SECRET_KEY", "bench-only-secret-key-not-used-anywhere-else-0123456789")
+    env.setdefault("LOG_LEVEL", "WARNING")
+    env.setdefault("DJANGO_SETTINGS_MODULE", "subsync.settings")
+    env.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
+    env.update(CHARGEBEE_WEBHOOK_USERNAME=HOOK_USER, CHARGEBEE_WEBHOOK_PASSWORD=HOOK_PASSWORD)
+    ensure_database(env["DATABASE_URL"])
+    emulator = Emulator(daily_limit=100_000_000)
+    try:
+        env.update(SALESFORCE_LOGIN_URL=emulator.url, SALESFORCE_AUTH_FLOW="client_credentials",
+                   SALESFORCE_CLIENT_ID="emulator", SALESFORCE_CLIENT_SECRET="emulator",
+                   SALESFORCE_CA_BUNDLE=emulator.ca_path)
+        subprocess.run([PY, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env,
+                       check=True, capture_output=True)
+        os.environ.update(env)
+        import django
+
+        django.setup()
+        figures = {}
+        if args.only in (None, "batch"):
+            figures["batch"] = part_batch(args, emulator)
+            print()
+        if args.only in (None, "latency"):
+            from django.db import connection
+
+            connection.close()
+            figures["latency"] = part_latency(args, emulator, env)
+        if args.json:
+            print(json.dumps(figures, default=float))
+    finally:
+        emulator.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
