@@ -1,7 +1,7 @@
 """Fixtures for the Salesforce side: a real emulator over HTTPS, settings pointing at it.
 
 Everything goes through simple-salesforce and requests exactly as in production; only the
-org is local. The emulator's own tests (tests/crm/emulator) have their own fixtures.
+org is local. The emulator's own tests (tests/crm/emulator) use `start_emulator` without settings.
 """
 
 from __future__ import annotations
@@ -16,9 +16,26 @@ from crm.salesforce.factory import reset_clients
 
 
 @pytest.fixture(scope="session")
-def sf_cert_dir(tmp_path_factory):
-    """One CA for the whole run, so each emulator starts fast."""
-    return tmp_path_factory.mktemp("sf-certs")
+def cert_dir(tmp_path_factory):
+    """One CA for the whole run: every emulator reuses it, which keeps start-up fast."""
+    return tmp_path_factory.mktemp("sf-emulator-certs")
+
+
+@pytest.fixture
+def start_emulator(cert_dir):
+    """Start emulators with custom options; all are stopped after the test."""
+    started: list[EmulatorServer] = []
+
+    def start(**options) -> EmulatorServer:
+        options.setdefault("cert_dir", cert_dir)
+        emu = EmulatorServer(**options).start()
+        started.append(emu)
+        return emu
+
+    yield start
+    for emu in started:
+        with contextlib.suppress(Exception):
+            emu.stop()
 
 
 @pytest.fixture(autouse=True)
@@ -44,21 +61,15 @@ def point_settings_at(settings, emu: EmulatorServer) -> None:
 
 
 @pytest.fixture
-def start_salesforce(settings, sf_cert_dir):
+def start_salesforce(settings, start_emulator):
     """Start an emulator with options and point the Salesforce settings at it."""
-    started: list[EmulatorServer] = []
 
     def start(**options) -> EmulatorServer:
-        options.setdefault("cert_dir", sf_cert_dir)
-        emu = EmulatorServer(**options).start()
-        started.append(emu)
+        emu = start_emulator(**options)
         point_settings_at(settings, emu)
         return emu
 
-    yield start
-    for emu in started:
-        with contextlib.suppress(Exception):
-            emu.stop()
+    return start
 
 
 @pytest.fixture

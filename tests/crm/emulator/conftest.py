@@ -5,8 +5,6 @@ No Django here: the emulator must work on its own, and these tests prove it.
 
 from __future__ import annotations
 
-import contextlib
-
 import pytest
 import requests
 from simple_salesforce import Salesforce
@@ -63,29 +61,6 @@ class Api:
         return self.session.request(
             method, f"{self.emu.url}/_emulator/{route}", timeout=10, **kwargs
         )
-
-
-@pytest.fixture(scope="session")
-def cert_dir(tmp_path_factory):
-    """One CA for the whole run: every emulator reuses it, which keeps start-up fast."""
-    return tmp_path_factory.mktemp("sf-emulator-certs")
-
-
-@pytest.fixture
-def start_emulator(cert_dir):
-    """Start emulators with custom options; all are stopped after the test."""
-    started: list[EmulatorServer] = []
-
-    def start(**options) -> EmulatorServer:
-        options.setdefault("cert_dir", cert_dir)
-        emu = EmulatorServer(**options).start()
-        started.append(emu)
-        return emu
-
-    yield start
-    for emu in started:
-        with contextlib.suppress(Exception):
-            emu.stop()
 
 
 @pytest.fixture

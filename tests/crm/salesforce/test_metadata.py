@@ -44,10 +44,10 @@ def _declared(sobject: str, name: str) -> ET.Element:
 
 
 @pytest.fixture(scope="module")
-def described(sf_cert_dir):
+def described(cert_dir):
     from crm.salesforce.emulator import EmulatorServer
 
-    with EmulatorServer(cert_dir=sf_cert_dir) as emu:
+    with EmulatorServer(cert_dir=cert_dir) as emu:
         client = SalesforceClient(config=SalesforceConfig(
             login_url=emu.url, client_id="emulator", client_secret="emulator",
             ca_bundle=str(emu.ca_path)))
