@@ -12,45 +12,23 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from chargebee import Chargebee
 from django.conf import settings as django_settings
 
 from billing.models import Cursor, Subscription, WebhookEvent
-from billing.services import events
 from billing.services.polling import poll_chargebee_events
 from billing.tasks import poll_chargebee_events as poll_task
 from billing.tasks import process_webhook_event
 from tests.support.chargebee.events import DEFAULT_OCCURRED_AT, make_event
-from tests.support.chargebee.server import FakeChargebee
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture
+def server(chargebee_server):
+    return chargebee_server
+
 T0 = DEFAULT_OCCURRED_AT
 NOW = datetime.fromtimestamp(T0 + 3600, tz=UTC)
-
-
-@pytest.fixture(autouse=True)
-def _restore_sdk_class_state():
-    saved = Chargebee.verify_ca_certs
-    yield
-    Chargebee.verify_ca_certs = saved
-
-
-@pytest.fixture
-def server(settings):
-    with FakeChargebee() as fake:
-        settings.CHARGEBEE_SITE = fake.site
-        settings.CHARGEBEE_API_KEY = fake.api_key
-        settings.CHARGEBEE_API_URL = fake.api_url
-        yield fake
-
-
-@pytest.fixture
-def sent(monkeypatch):
-    """Processing tasks handed to the broker (captured: no worker runs in these tests)."""
-    calls = []
-    monkeypatch.setattr(events.app, "send_task", lambda name, args: calls.append(args[0]))
-    return calls
 
 
 @pytest.fixture

@@ -16,14 +16,6 @@ from tests.support.chargebee.events import make_event
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def sent(monkeypatch):
-    """Processing tasks handed to the broker (captured: no worker runs in these tests)."""
-    calls = []
-    monkeypatch.setattr(events.app, "send_task", lambda name, args: calls.append(args[0]))
-    return calls
-
-
 def store(event_id: str, **kwargs) -> WebhookEvent:
     body = make_event("subscription_created", event_id=event_id,
                       subscription_id=f"sub_{event_id}", **kwargs)

@@ -18,13 +18,6 @@ from tests.support.chargebee.events import make_event
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def sent(monkeypatch):
-    calls = []
-    monkeypatch.setattr(events.app, "send_task", lambda name, args: calls.append(args[0]))
-    return calls
-
-
 def store(body):
     return events.store_event(provider="chargebee", event_id=body["id"],
                               event_type=body["event_type"], body=json.dumps(body))

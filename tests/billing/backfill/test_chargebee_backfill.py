@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from io import StringIO
 
 import pytest
-from chargebee import Chargebee
 from django.core.management import CommandError, call_command
 
 from billing import backfill
@@ -28,21 +27,9 @@ from tests.support.chargebee.server import FakeChargebee
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _restore_sdk_class_state():
-    """The client flips `Chargebee.verify_ca_certs` for http URLs; keep tests independent."""
-    saved = Chargebee.verify_ca_certs
-    yield
-    Chargebee.verify_ca_certs = saved
-
-
 @pytest.fixture
-def server(settings):
-    with FakeChargebee() as fake:
-        settings.CHARGEBEE_SITE = fake.site
-        settings.CHARGEBEE_API_KEY = fake.api_key
-        settings.CHARGEBEE_API_URL = fake.api_url
-        yield fake
+def server(chargebee_server):
+    return chargebee_server
 
 
 @pytest.fixture

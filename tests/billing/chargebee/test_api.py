@@ -20,14 +20,6 @@ from tests.support.chargebee.events import DEFAULT_OCCURRED_AT, make_subscriptio
 from tests.support.chargebee.server import FakeChargebee
 
 
-@pytest.fixture(autouse=True)
-def _restore_sdk_class_state():
-    """The client flips `Chargebee.verify_ca_certs` for http URLs; keep tests independent."""
-    saved = Chargebee.verify_ca_certs
-    yield
-    Chargebee.verify_ca_certs = saved
-
-
 @pytest.fixture
 def server():
     with FakeChargebee() as fake:

@@ -41,14 +41,6 @@ def braintree_settings(settings):
 
 
 @pytest.fixture
-def sent(monkeypatch):
-    """Processing tasks handed to the broker (captured: the worker is called directly)."""
-    calls = []
-    monkeypatch.setattr(events.app, "send_task", lambda name, args: calls.append(args[0]))
-    return calls
-
-
-@pytest.fixture
 def gateway(settings):
     """The fake Braintree the worker's look-ups reach, seeded with plans and a customer."""
     with FakeBraintreeServer(keys=KEYS) as server:

@@ -11,7 +11,6 @@ from django.db import connection
 from django.test import Client
 
 from billing.models import Subscription, WebhookEvent
-from billing.services import events
 from billing.tasks import process_webhook_event
 from tests.support.chargebee.events import make_event
 
@@ -29,14 +28,6 @@ def basic(user=USER, password=PASSWORD):
 def credentials(settings):
     settings.CHARGEBEE_WEBHOOK_USERNAME = USER
     settings.CHARGEBEE_WEBHOOK_PASSWORD = PASSWORD
-
-
-@pytest.fixture
-def sent(monkeypatch):
-    """Processing tasks handed to the broker (captured: no worker runs in these tests)."""
-    calls = []
-    monkeypatch.setattr(events.app, "send_task", lambda name, args: calls.append(args[0]))
-    return calls
 
 
 def post(client, body, auth=None, **extra):
