@@ -58,3 +58,25 @@ class WebhookEventAdmin(ReadOnlyAdmin):
     list_filter = ("provider", "status", "source")
     search_fields = ("event_id", "event_type")
     date_hierarchy = "received_at"
+
+
+@admin.register(models.Cursor)
+class CursorAdmin(admin.ModelAdmin):
+    list_display = ("provider", "name", "position", "count", "done", "updated_at")
+    list_filter = ("provider", "done")
+
+
+@admin.register(models.BraintreePlan)
+class BraintreePlanAdmin(ReadOnlyAdmin):
+    list_display = ("plan_id", "name", "billing_frequency", "price", "currency", "refreshed_at")
+
+
+@admin.register(models.BraintreeMerchantAccount)
+class BraintreeMerchantAccountAdmin(ReadOnlyAdmin):
+    list_display = ("merchant_account_id", "currency", "refreshed_at")
+
+
+@admin.register(models.BraintreePaymentMethodCustomer)
+class BraintreePaymentMethodCustomerAdmin(ReadOnlyAdmin):
+    list_display = ("token", "customer_id", "email", "company", "refreshed_at")
+    search_fields = ("token", "customer_id", "email")

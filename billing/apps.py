@@ -6,16 +6,15 @@ class BillingConfig(AppConfig):
     verbose_name = "Billing"
 
     def ready(self) -> None:
-        # Register the provider modules with the event pipeline.
+        # Plug each provider module into the event pipeline and the backfill command.
+        from billing import backfill
+        from billing.backfill import braintree as braintree_backfill
+        from billing.backfill import chargebee as chargebee_backfill
         from billing.providers.base import register
+        from billing.providers.braintree.adapter import BraintreeAdapter
         from billing.providers.chargebee.adapter import ChargebeeAdapter
 
         register(ChargebeeAdapter())
-
-        from billing import backfill
-        from billing.backfill import braintree as braintree_backfill
-        from billing.providers.braintree.adapter import BraintreeAdapter
-
         register(BraintreeAdapter())
+        backfill.register("chargebee", chargebee_backfill.run)
         backfill.register("braintree", braintree_backfill.run)
-        import billing.backfill.chargebee  # noqa: F401  (registers the "chargebee" backfill)

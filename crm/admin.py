@@ -26,3 +26,8 @@ class ReconcileRunAdmin(ReadOnlyAdmin):
     list_display = ("started_at", "outcome", "checked", "in_sync", "drifted", "missing",
                     "orphans", "marked", "api_calls")
     list_filter = ("outcome",)
+
+
+@admin.register(models.SalesforceOrgState)
+class SalesforceOrgStateAdmin(ReadOnlyAdmin):
+    list_display = ("key", "api_usage_used", "api_usage_limit", "api_usage_observed_at")

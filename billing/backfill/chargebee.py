@@ -28,7 +28,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from billing.backfill import BackfillOptions, Progress, register
+from billing.backfill import BackfillOptions, Progress
 from billing.models import Cursor
 from billing.providers.base import ProviderError
 from billing.providers.chargebee.api import ChargebeeApi, ChargebeeApiError, Page
@@ -162,5 +162,3 @@ def _updated_at(raw: Mapping[str, Any]) -> datetime | None:
         return datetime.fromtimestamp(value, tz=UTC)
     return None
 
-
-register(PROVIDER, run)
