@@ -1,16 +1,19 @@
 """Smoke test of `make run`'s own entry point on embedded defaults (SQLite, filesystem broker).
 
 Starts `python -m subsync.run` exactly as the Makefile does, waits for /healthz, sends a Celery
-task through the embedded broker to the real worker, then presses Ctrl-C and checks that every
-process stopped. A second run must work without surprises (no second admin account).
+task through the embedded broker to the real worker, posts a Chargebee webhook and waits for
+its Contract to be Activated in the Salesforce emulator that `make run` started, then presses
+Ctrl-C and checks that every process stopped. A second run must work without surprises (no second admin account).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -18,6 +21,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.support.chargebee.events import make_event
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -33,6 +38,7 @@ def embedded_env(var_dir: Path, port: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("DATABASE_URL", "CELERY_", "SALESFORCE_", "DEBUG"))}
     env.update(SUBSYNC_VAR_DIR=str(var_dir), SUBSYNC_BIND=f"127.0.0.1:{port}",
+               CHARGEBEE_WEBHOOK_USERNAME="hooks", CHARGEBEE_WEBHOOK_PASSWORD="smoke-pass",
                SUBSYNC_EMULATOR_PORT=str(free_port()), WEB_CONCURRENCY="1",
                WORKER_CONCURRENCY="1", PYTHONUNBUFFERED="1")
     return env
@@ -49,6 +55,32 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 120) -> dict
         except OSError:
             time.sleep(0.5)
     raise AssertionError("/healthz never answered")
+
+
+def send_webhook(port: int, event: dict) -> int:
+    token = base64.b64encode(b"hooks:smoke-pass").decode()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/webhooks/chargebee/", data=json.dumps(event).encode(),
+        headers={"Authorization": f"Basic {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status
+
+
+def wait_for_activated_contract(var_dir: Path, external_id: str, timeout: float = 90) -> dict:
+    """Poll the emulator that `make run` started until the Contract is Activated."""
+    info = json.loads((var_dir / "sf-emulator" / "ready.json").read_text())
+    context = ssl.create_default_context(cafile=info["ca_path"])
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        url = f"{info['url']}/_emulator/records/Contract"
+        with urllib.request.urlopen(url, timeout=5, context=context) as response:
+            for record in json.loads(response.read())["records"]:
+                if (record.get("Subsync_Subscription_Id__c") == external_id
+                        and record.get("Status") == "Activated"):
+                    return record
+        time.sleep(0.5)
+    raise AssertionError(f"no Activated Contract for {external_id} in the emulator")
 
 
 def start(env: dict) -> subprocess.Popen:
@@ -80,6 +112,12 @@ def test_make_run_serves_health_runs_tasks_and_stops_cleanly(tmp_path):
             cwd=ROOT, env={**env, "DEBUG": "true"}, capture_output=True, text=True, timeout=90,
         )
         assert result.stdout.strip() == "pong", result.stderr
+        # The whole flow on embedded defaults: webhook → worker → Salesforce (the emulator).
+        event = make_event("subscription_created", subscription_id="sub_smoke",
+                           customer_id="cus_smoke", mrr=4900)
+        assert send_webhook(port, event) == 200
+        contract = wait_for_activated_contract(tmp_path, "chargebee:sub_smoke")
+        assert contract["Subsync_MRR__c"] == 49.0
     finally:
         output = stop(proc) if proc.poll() is None else proc.stdout.read()
     assert output.count("created the first admin account") == 1
