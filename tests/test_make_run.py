@@ -3,7 +3,8 @@
 Starts `python -m subsync.run` exactly as the Makefile does, waits for /healthz, sends a Celery
 task through the embedded broker to the real worker, posts a Chargebee webhook and waits for
 its Contract to be Activated in the Salesforce emulator that `make run` started, then presses
-Ctrl-C and checks that every process stopped. A second run must work without surprises (no second admin account).
+Ctrl-C and checks that every process stopped. A second run must work without surprises (no
+second admin account).
 """
 
 from __future__ import annotations
