@@ -15,7 +15,7 @@ PROC = Path("/proc")
 
 
 def _processes() -> dict[int, tuple[int, str, float]]:
-    """pid -> (parent pid, command name, CPU seconds) for every readable process."""
+    """pid -> (parent pid, command line, CPU seconds) for every readable process."""
     ticks = os.sysconf("SC_CLK_TCK")
     found = {}
     for entry in PROC.iterdir():
@@ -23,9 +23,11 @@ def _processes() -> dict[int, tuple[int, str, float]]:
             continue
         try:
             stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(
+                errors="replace")
         except OSError:
             continue
-        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        name = command or stat[stat.index("(") + 1:stat.rindex(")")]
         fields = stat[stat.rindex(")") + 2:].split()
         found[int(entry.name)] = (int(fields[1]), name,
                                   (int(fields[11]) + int(fields[12])) / ticks)
@@ -43,8 +45,9 @@ def _busy_seconds() -> float:
 class CpuMeter:
     """Call `start()`, run the load, then `split()` for CPU seconds per group."""
 
-    def __init__(self, *, app_pids: list[int]) -> None:
-        self.app_pids = set(app_pids)
+    def __init__(self, *, app_pids: list[int], database: str = "") -> None:
+        self.app_pids = app_pids  # the caller may add processes it starts later
+        self.database = database  # PostgreSQL backends serving other databases are "other"
         self.available = (PROC / "stat").exists()
         self._start: dict[int, tuple[int, str, float]] = {}
         self._busy = 0.0
@@ -53,20 +56,25 @@ class CpuMeter:
         if self.available:
             self._start, self._busy = _processes(), _busy_seconds()
 
-    def _group(self, pid: int, table: dict[int, tuple[int, str, float]]) -> str:
+    def _group(self, pid: int, table: dict[int, tuple[int, str, float]],
+               app: set[int]) -> str:
         seen = set()
         current = pid
         while current in table and current not in seen:
-            if current in self.app_pids:
+            if current in app:
                 return "app"
             if current == os.getpid():
                 return "client"
             seen.add(current)
             current = table[current][0]
-        name = table[pid][1]
-        if name.startswith("postgres"):
-            return "postgres"
-        if name.startswith("redis"):
+        command = table[pid][1]
+        if command.startswith("postgres") or "/bin/postgres " in command:
+            # Backends are titled "postgres: <cluster>: <user> <database> <client> <state>".
+            serving = command.split()[3] if command.startswith("postgres: ") and len(
+                command.split()) > 4 else ""
+            return "other" if serving and self.database and serving != self.database else (
+                "postgres")
+        if "redis-server" in command or command.startswith("redis"):
             return "redis"
         return "other"
 
@@ -75,9 +83,10 @@ class CpuMeter:
             return {}
         now, busy = _processes(), _busy_seconds()
         used: dict[str, float] = defaultdict(float)
+        app = set(self.app_pids)
         for pid, (_, _, seconds) in now.items():
             before = self._start.get(pid)
-            used[self._group(pid, now)] += seconds - (before[2] if before else 0.0)
+            used[self._group(pid, now, app)] += seconds - (before[2] if before else 0.0)
         accounted = sum(used.values()) - used["other"]
         used["other"] = max(0.0, busy - self._busy - accounted)
         if not self.app_pids:  # a running app (--url) cannot be told from the rest

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/webhooks.py                  # starts gunicorn + a Celery worker
     .venv/bin/python bench/webhooks.py -n 5000 -c 16    # smaller run
+    .venv/bin/python bench/webhooks.py --defer-worker   # web alone, then the worker alone
     .venv/bin/python bench/webhooks.py --url http://127.0.0.1:8000   # a running app
 
 Without --url it migrates and starts the app itself on a free port, on DATABASE_URL and
@@ -15,7 +16,13 @@ subscriptions, a little out of order, a share re-sent as providers do) from C th
 keep-alive connections, then reports: acknowledged events/s, ack latency p50/p95/p99, how long
 after the last acknowledgement every event was applied, and checks that each distinct event
 was stored once and applied exactly once, and that every subscription ended at its newest
-version. Exit status 1 when a check fails.
+version. Exit status 1 when a check fails. It also says how the CPU time was split between
+the app, PostgreSQL, Redis, itself and everything else on the machine: on a small shared
+machine the figures mean little without that.
+
+The web server is gunicorn with 3 sync workers, as in the Dockerfile (they close each
+connection after the response; the client reconnects); `--web-threads 8` switches to gthread
+workers, which keep connections alive. Logging is at WARNING unless LOG_LEVEL says otherwise.
 """
 
 from __future__ import annotations
@@ -97,27 +104,40 @@ class ManagedApp:
 
     def describe(self) -> str:
         nice = f", nice {self.worker_nice}" if self.worker_nice else ""
-        return (f"gunicorn {self.web_workers} workers x {self.web_threads} threads (gthread), "
-                f"celery {self.worker_concurrency} processes{nice}")
+        web = (f"{self.web_workers} gthread workers x {self.web_threads} threads"
+               if self.web_threads > 1 else f"{self.web_workers} sync workers")
+        return f"gunicorn {web}, celery {self.worker_concurrency} processes{nice}"
 
-    def start(self) -> None:
+    def start(self, *, worker: bool = True) -> None:
+        """Migrate, start gunicorn, and (unless `worker=False`) the Celery worker."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         subprocess.run([PY, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=self.env,
                        check=True, capture_output=True)
-        web = [PY, "-m", "gunicorn", "subsync.wsgi:application",
-               "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.web_workers),
-               "--worker-class", "gthread", "--threads", str(self.web_threads),
-               "--keep-alive", "30", "--backlog", "2048", "--log-level", "warning"]
+        self._spawn("web", [
+            PY, "-m", "gunicorn", "subsync.wsgi:application",
+            "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.web_workers),
+            # One thread: sync workers (as in the Dockerfile), served in accept order; more:
+            # gthread workers, which keep connections alive but serve them less evenly.
+            "--worker-class", "gthread" if self.web_threads > 1 else "sync",
+            "--threads", str(self.web_threads),
+            "--keep-alive", "30", "--backlog", "2048", "--log-level", "warning",
+        ])
+        if worker:
+            self.start_worker()
+
+    def start_worker(self) -> None:
         # A lower CPU priority lets acknowledgements win over processing on a small machine.
         nice = ["nice", "-n", str(self.worker_nice)] if self.worker_nice else []
-        worker = [*nice, PY, "-m", "celery", "-A", "subsync", "worker",
-                  "--concurrency", str(self.worker_concurrency), "--loglevel", "WARNING",
-                  "--hostname", f"bench-{self.port}@%h", "--without-gossip", "--without-mingle"]
-        for name, cmd in (("web", web), ("worker", worker)):
-            log = (self.log_dir / f"{name}.log").open("w")
-            self.procs.append(subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=log,
-                                               stderr=subprocess.STDOUT,
-                                               start_new_session=True))
+        self._spawn("worker", [
+            *nice, PY, "-m", "celery", "-A", "subsync", "worker",
+            "--concurrency", str(self.worker_concurrency), "--loglevel", "WARNING",
+            "--hostname", f"bench-{self.port}@%h", "--without-gossip", "--without-mingle",
+        ])
+
+    def _spawn(self, name: str, cmd: list[str]) -> None:
+        log = (self.log_dir / f"{name}.log").open("w")
+        self.procs.append(subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=log,
+                                           stderr=subprocess.STDOUT, start_new_session=True))
 
     def stop(self) -> None:
         for proc in self.procs:
@@ -139,7 +159,7 @@ class ManagedApp:
 
 
 def wait_until_ready(url: str, *, timeout: float, app: ManagedApp | None) -> None:
-    """/healthz answers 200 and a Celery worker answers a ping through the broker."""
+    """/healthz answers 200 (the web process, its database and the broker are up)."""
     deadline = time.monotonic() + timeout
     while True:
         if app is not None:
@@ -147,15 +167,19 @@ def wait_until_ready(url: str, *, timeout: float, app: ManagedApp | None) -> Non
         try:
             with urllib.request.urlopen(url + "/healthz", timeout=2) as response:
                 if response.status == 200:
-                    break
+                    return
         except OSError:
             pass
         if time.monotonic() > deadline:
             raise SystemExit(f"{url}/healthz did not answer 200 within {timeout:.0f} s")
         time.sleep(0.2)
+
+
+def wait_for_worker(*, timeout: float) -> None:
+    """A Celery worker answers a ping sent through the broker."""
     from subsync.celery import app as celery_app
 
-    celery_app.send_task("subsync.ping").get(timeout=max(1.0, deadline - time.monotonic()))
+    celery_app.send_task("subsync.ping").get(timeout=timeout)
 
 
 # -- sending -----------------------------------------------------------------------------------
@@ -343,14 +367,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="webhook Basic auth user (with --url: the app's)")
     parser.add_argument("--password", default=BENCH_PASSWORD,
                         help="webhook Basic auth password (with --url: the app's)")
-    parser.add_argument("--web-workers", type=int, default=2,
-                        help="gunicorn worker processes (default 2)")
-    parser.add_argument("--web-threads", type=int, default=8,
-                        help="threads per gunicorn worker (default 8)")
+    parser.add_argument("--web-workers", type=int, default=3,
+                        help="gunicorn worker processes (default 3, as in the Dockerfile)")
+    parser.add_argument("--web-threads", type=int, default=1,
+                        help="threads per gunicorn worker; above 1 uses gthread workers "
+                             "(default 1: sync workers)")
     parser.add_argument("--worker-concurrency", type=int, default=2,
                         help="Celery worker processes (default 2)")
     parser.add_argument("--worker-nice", type=int, default=0,
                         help="run the Celery worker at this lower CPU priority (default 0)")
+    parser.add_argument("--defer-worker", action="store_true",
+                        help="start the Celery worker only after the last ack: the web alone, "
+                             "then the worker alone (as on separate machines)")
     parser.add_argument("--warmup", type=int, default=200,
                         help="deliveries sent before measuring (default 200)")
     parser.add_argument("--settle-timeout", type=float, default=300,
@@ -358,6 +386,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: time)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
     args = parser.parse_args(argv)
+    if args.url and args.defer_worker:
+        parser.error("--defer-worker needs the app started by the benchmark (no --url)")
     if args.subscriptions is None:
         args.subscriptions = max(1, args.events // 10)
     return args
@@ -387,6 +417,17 @@ def main(argv: list[str] | None = None) -> int:
     django.setup()
     from django.db import connection
 
+    # Stop cleanly on SIGTERM too: the finally below stops the processes we started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if managed is not None and env["CELERY_BROKER_URL"] == DEFAULT_BROKER_URL:
+        # The benchmark's own broker database: tasks an interrupted run left behind would be
+        # processed first and skew the figures.
+        from subsync.celery import app as celery_app
+
+        dropped = celery_app.control.purge()
+        if dropped:
+            print(f"dropped {dropped} tasks left in {DEFAULT_BROKER_URL} by an earlier run")
+
     seed = args.seed if args.seed is not None else int(time.time())
     rng = random.Random(seed)
     run_id = f"b{seed:x}{os.getpid():x}"
@@ -396,27 +437,38 @@ def main(argv: list[str] | None = None) -> int:
     print(f"generating {args.events} deliveries (seed {seed}) ...", flush=True)
     run = plan(total=args.events, duplicate_share=args.duplicates, rng=rng,
                generators=generators(args, run_id=run_id, rng=rng, start=start + 100_000))
+    defer = managed is not None and args.defer_worker
+    worker_started: float | None = None
     try:
         if managed is not None:
             print(f"starting the app: {managed.describe()}", flush=True)
-            managed.start()
+            managed.start(worker=not defer)
         url = args.url or managed.url
         wait_until_ready(url, timeout=90, app=managed)
+        if not defer:
+            wait_for_worker(timeout=90)
         if warm.deliveries:
             # First requests open database connections and load code: not what is measured.
             warm_since = datetime.now(UTC)
             send_all(url, warm.deliveries, concurrency=min(args.concurrency,
                                                            len(warm.deliveries)))
-            wait_for_processing(since=warm_since, expected=warm.distinct, timeout=60)
+            if not defer:
+                wait_for_processing(since=warm_since, expected=warm.distinct, timeout=60)
         connection.close()
         since = datetime.now(UTC)
         print(f"sending {len(run.deliveries)} deliveries over {args.concurrency} connections "
               "...", flush=True)
-        meter = CpuMeter(app_pids=[p.pid for p in managed.procs] if managed else [])
+        meter = CpuMeter(app_pids=[p.pid for p in managed.procs] if managed else [],
+                         database=str(connection.settings_dict["NAME"]))
         meter.start()
         acks, elapsed, last_ack_wall = send_all(url, run.deliveries,
                                                 concurrency=args.concurrency)
         cpu_sending = meter.split()
+        if defer:
+            print("starting the worker ...", flush=True)
+            worker_started = time.time()
+            managed.start_worker()
+            meter.app_pids.append(managed.procs[-1].pid)
         waited = wait_for_processing(since=since, expected=run.distinct,
                                      timeout=args.settle_timeout)
         cpu_total = meter.split()
@@ -426,20 +478,29 @@ def main(argv: list[str] | None = None) -> int:
             managed.stop()
     report(args, run, acks, elapsed, last_ack_wall, waited, verdict,
            target=url if args.url else f"{url} ({managed.describe()})",
-           cpu={"sending": cpu_sending, "until applied": cpu_total})
+           cpu={"sending": cpu_sending, "until applied": cpu_total},
+           worker_started=worker_started)
     return 1 if verdict.failures else 0
 
 
 def report(args, run: Plan, acks: list[Ack], elapsed: float, last_ack_wall: float,
            waited: float, verdict: Verdict, *, target: str,
-           cpu: dict[str, dict[str, float]]) -> None:
+           cpu: dict[str, dict[str, float]], worker_started: float | None) -> None:
     latencies = sorted(a.seconds * 1000 for a in acks)
     p50, p95, p99 = (percentile(latencies, q) for q in (0.50, 0.95, 0.99))
     throughput = len(acks) / elapsed if elapsed else float("nan")
     applied_after = (verdict.last_processed_at.timestamp() - last_ack_wall
                      if verdict.last_processed_at else float("nan"))
-    # From the first send to the last event applied: the rate the worker kept up.
-    processing_rate = verdict.stored / (elapsed + applied_after) if verdict.stored else 0.0
+    if worker_started is None:
+        # From the first send to the last event applied: the rate the worker kept up.
+        processing_span = elapsed + applied_after
+        processing_note = "from the first send to the last event applied"
+    else:
+        processing_span = (verdict.last_processed_at.timestamp() - worker_started
+                           if verdict.last_processed_at else float("nan"))
+        processing_note = "draining the backlog (worker started after the last ack)"
+    processing_rate = (verdict.stored / processing_span
+                       if verdict.stored and processing_span > 0 else float("nan"))
     done = ", ".join(f"{verdict.statuses[s]} {s}" for s in DONE)
     print()
     print("subsync webhook benchmark")
@@ -451,8 +512,7 @@ def report(args, run: Plan, acks: list[Ack], elapsed: float, last_ack_wall: floa
           f"max {latencies[-1] if latencies else float('nan'):.1f} ms")
     print(f"  applied       all {verdict.stored} events {applied_after:.2f} s after the last "
           f"ack ({done}); waited {waited:.1f} s")
-    print(f"  processing    {processing_rate:,.0f} events/s from the first send to the last "
-          "event applied")
+    print(f"  processing    {processing_rate:,.0f} events/s {processing_note}")
     for phase, split in cpu.items():
         if split:
             used = "  ".join(f"{name} {seconds:.1f}" for name, seconds in sorted(

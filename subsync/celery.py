@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from celery.signals import task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "subsync.settings")
 
@@ -15,3 +16,19 @@ app.autodiscover_tasks()
 def ping() -> str:
     """A round trip through the broker and a worker, used by health checks and the smoke test."""
     return "pong"
+
+
+@task_prerun.connect
+@task_postrun.connect
+def close_old_db_connections(sender=None, **kwargs) -> None:
+    """Between tasks as between requests: drop a connection that broke or outlived CONN_MAX_AGE.
+
+    Celery's own fixup would close it after every task (see CELERY_DB_REUSE_MAX in settings);
+    reconnecting cost more than most tasks. Eager calls run inside the caller's transaction
+    and are left alone.
+    """
+    if sender is not None and getattr(sender.request, "is_eager", False):
+        return
+    from django.db import close_old_connections
+
+    close_old_connections()

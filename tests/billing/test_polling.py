@@ -23,12 +23,13 @@ from tests.support.chargebee.events import DEFAULT_OCCURRED_AT, make_event
 pytestmark = pytest.mark.django_db
 
 
+T0 = DEFAULT_OCCURRED_AT
+NOW = datetime.fromtimestamp(T0 + 3600, tz=UTC)
+
+
 @pytest.fixture
 def server(chargebee_server):
     return chargebee_server
-
-T0 = DEFAULT_OCCURRED_AT
-NOW = datetime.fromtimestamp(T0 + 3600, tz=UTC)
 
 
 @pytest.fixture
