@@ -48,9 +48,12 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.braintree_mix import PLANS as BRAINTREE_PLANS  # noqa: E402
+from bench.braintree_mix import BraintreeMix  # noqa: E402
 from bench.chargebee_mix import ChargebeeMix  # noqa: E402
 from bench.cpu import CpuMeter  # noqa: E402
 from bench.mix import Delivery, Generator, Plan, plan  # noqa: E402
+from tests.support.braintree.subscriptions import Keys  # noqa: E402
 
 PY = sys.executable
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/subsync_bench"
@@ -344,11 +347,36 @@ def verify(run: Plan, acks: list[Ack]) -> Verdict:
 def generators(args: argparse.Namespace, *, run_id: str, rng: random.Random,
                start: int) -> list[tuple[float, Generator]]:
     """(share, generator) pairs. Another provider's mix is one more pair here."""
-    return [
-        (1.0, ChargebeeMix(run_id=run_id, subscriptions=args.subscriptions,
-                           username=args.username, password=args.password, rng=rng,
-                           start=start)),
+    braintree_subscriptions = max(1, round(args.subscriptions * args.braintree_share))
+    pairs: list[tuple[float, Generator]] = [
+        (1.0 - args.braintree_share,
+         ChargebeeMix(run_id=run_id, subscriptions=args.subscriptions - braintree_subscriptions,
+                      username=args.username, password=args.password, rng=rng, start=start)),
     ]
+    if args.braintree_share > 0:
+        pairs.append((args.braintree_share,
+                      BraintreeMix(run_id=run_id, subscriptions=braintree_subscriptions,
+                                   keys=braintree_keys(args), rng=rng, start=start)))
+    return pairs
+
+
+def braintree_keys(args: argparse.Namespace) -> Keys:
+    return Keys(merchant_id=args.braintree_merchant_id, public_key=args.braintree_public_key,
+                private_key=args.braintree_private_key)
+
+
+def seed_braintree_plans() -> None:
+    """Put the mix's plans in the app's plan cache, as a backfill or a first look-up would:
+    the benchmark runs without a Braintree gateway to ask."""
+    from django.utils import timezone
+
+    from billing.models import BraintreePlan
+
+    for plan_id, months, price in BRAINTREE_PLANS:
+        BraintreePlan.objects.update_or_create(
+            plan_id=plan_id, defaults={"billing_frequency": months, "currency": "USD",
+                                       "price": round(float(price) * 100),
+                                       "refreshed_at": timezone.now()})
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -367,6 +395,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="webhook Basic auth user (with --url: the app's)")
     parser.add_argument("--password", default=BENCH_PASSWORD,
                         help="webhook Basic auth password (with --url: the app's)")
+    parser.add_argument("--braintree-share", type=float, default=0.2,
+                        help="share of distinct deliveries that are Braintree notifications "
+                             "(default 0.2; 0 for Chargebee only)")
+    parser.add_argument("--braintree-merchant-id", default=Keys.merchant_id)
+    parser.add_argument("--braintree-public-key", default=Keys.public_key,
+                        help="keys the notifications are signed with (with --url: the app's)")
+    parser.add_argument("--braintree-private-key", default=Keys.private_key)
     parser.add_argument("--web-workers", type=int, default=3,
                         help="gunicorn worker processes (default 3, as in the Dockerfile)")
     parser.add_argument("--web-threads", type=int, default=1,
@@ -388,6 +423,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.url and args.defer_worker:
         parser.error("--defer-worker needs the app started by the benchmark (no --url)")
+    if not 0 <= args.braintree_share < 1:
+        parser.error("--braintree-share must be at least 0 and below 1")
     if args.subscriptions is None:
         args.subscriptions = max(1, args.events // 10)
     return args
@@ -406,6 +443,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.url:
         env["CHARGEBEE_WEBHOOK_USERNAME"] = args.username
         env["CHARGEBEE_WEBHOOK_PASSWORD"] = args.password
+        env["BRAINTREE_MERCHANT_ID"] = args.braintree_merchant_id
+        env["BRAINTREE_PUBLIC_KEY"] = args.braintree_public_key
+        env["BRAINTREE_PRIVATE_KEY"] = args.braintree_private_key
         ensure_database(env["DATABASE_URL"])
         managed = ManagedApp(env=env, web_workers=args.web_workers, web_threads=args.web_threads,
                              worker_concurrency=args.worker_concurrency,
@@ -445,6 +485,8 @@ def main(argv: list[str] | None = None) -> int:
             managed.start(worker=not defer)
         url = args.url or managed.url
         wait_until_ready(url, timeout=90, app=managed)
+        if managed is not None and args.braintree_share > 0:
+            seed_braintree_plans()
         if not defer:
             wait_for_worker(timeout=90)
         if warm.deliveries:
