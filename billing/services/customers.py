@@ -47,13 +47,20 @@ def apply_customer(*, customer: NormalizedCustomer) -> tuple[Customer, bool]:
         return row, True
     if is_stale(incoming=customer.source_version, stored=row.source_version):
         return row, False
-    for name in _FIELDS:
-        setattr(row, name, getattr(customer, name) or "")
+    if customer.source_version is None and not customer.raw:
+        # Known only by its id (an event that names the customer without describing it):
+        # nothing to learn, and blank details must not overwrite what we know.
+        return row, False
+    changes = {name: getattr(customer, name) or "" for name in _FIELDS}
     if customer.source_version is not None:
-        row.source_version = customer.source_version
+        changes["source_version"] = customer.source_version
     if customer.raw:
-        row.raw = customer.raw
+        changes["raw"] = customer.raw
     if customer.deleted and row.deleted_at is None:
-        row.deleted_at = timezone.now()
-    row.save()
+        changes["deleted_at"] = timezone.now()
+    changed = [name for name, value in changes.items() if getattr(row, name) != value]
+    if changed:
+        for name in changed:
+            setattr(row, name, changes[name])
+        row.save(update_fields=[*changed, "updated_at"])
     return row, True

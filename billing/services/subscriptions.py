@@ -92,9 +92,9 @@ def apply_subscription(
     Salesforce sync dirty. An older version changes nothing (applied=False: the event is stale).
     """
     occurred_at = occurred_at or timezone.now()
+    # apply_customer returns the customer row locked (even when its own data was stale):
+    # movements of one customer serialise on it.
     customer, _ = apply_customer(customer=subscription.customer)
-    # Lock the customer even when its own data was stale: movements serialise on it.
-    customer = Customer.objects.select_for_update().get(pk=customer.pk)
     row = _lock_subscription(subscription)
     if row is not None and is_stale(
         incoming=subscription.source_version, stored=row.source_version
@@ -104,7 +104,7 @@ def apply_subscription(
     values = _values_for(subscription)
     totals_before, paying_before = _customer_mrr(customer)
     if row is None:
-        before_status, before_mrr = "", 0
+        before_status, before_mrr, before_currency = "", 0, values["currency"]
         try:
             with transaction.atomic():
                 row = Subscription.objects.create(
@@ -118,7 +118,7 @@ def apply_subscription(
             )
         material = True
     else:
-        before_status, before_mrr = row.status, row.mrr
+        before_status, before_mrr, before_currency = row.status, row.mrr, row.currency
         material = any(getattr(row, name) != values[name] for name in _MATERIAL)
         material = material or row.customer_id != customer.pk
         row.customer = customer
@@ -133,18 +133,32 @@ def apply_subscription(
     if material:
         change = _record_change(
             row, customer=customer, event=event, occurred_at=occurred_at,
-            before_status=before_status, before_mrr=before_mrr,
+            before_status=before_status, before_mrr=before_mrr, before_currency=before_currency,
             totals_before=totals_before, paying_before=paying_before,
         )
     note_subscription_changed(subscription=row)
     return ApplyResult(subscription=row, applied=True, change=change)
 
 
+def _totals_after(totals_before: dict[str, int], *, before_currency: str, before_mrr: int,
+                  currency: str, mrr: int) -> dict[str, int]:
+    """The customer's per-currency MRR after this subscription moved, without a query: only
+    this subscription changed under the customer's lock."""
+    totals = dict(totals_before)
+    if before_mrr:
+        totals[before_currency] = totals.get(before_currency, 0) - before_mrr
+    totals[currency] = totals.get(currency, 0) + mrr
+    return {code: total for code, total in totals.items() if total}
+
+
 def _record_change(
     row: Subscription, *, customer: Customer, event: WebhookEvent | None, occurred_at: datetime,
-    before_status: str, before_mrr: int, totals_before: dict[str, int], paying_before: bool,
+    before_status: str, before_mrr: int, before_currency: str, totals_before: dict[str, int],
+    paying_before: bool,
 ) -> SubscriptionChange:
-    totals_after, paying_after = _customer_mrr(customer)
+    totals_after = _totals_after(totals_before, before_currency=before_currency,
+                                 before_mrr=before_mrr, currency=row.currency, mrr=row.mrr)
+    paying_after = any(totals_after.values())
     movement, amount = classify_movement(
         customer_paying_before=paying_before, customer_paying_after=paying_after,
         delta=row.mrr - before_mrr, customer_paid_ever=customer.first_paid_at is not None,

@@ -46,9 +46,11 @@ def note_subscription_changed(*, subscription) -> bool:
     (a trial, say) creates no sync row; once it has one it stays tracked, so that a contract we
     pushed also hears about the cancellation.
     """
-    if in_sync_scope(subscription.status):
-        ContractSync.objects.get_or_create(subscription=subscription)
     updated = ContractSync.objects.filter(subscription=subscription).update(**_due_now())
+    if not updated and in_sync_scope(subscription.status):
+        # First time in scope: the row starts dirty (version 1, nothing pushed yet).
+        ContractSync.objects.get_or_create(subscription=subscription)
+        updated = ContractSync.objects.filter(subscription=subscription).update(**_due_now())
     if updated:
         transaction.on_commit(request_flush)
     return bool(updated)

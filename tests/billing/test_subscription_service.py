@@ -110,3 +110,13 @@ def test_deleted_subscription_stops_counting():
     row = Subscription.objects.get()
     assert row.mrr == 0 and row.deleted_at is not None
     assert movements()[-1] == (Movement.CHURN, 5000)
+
+
+def test_a_customer_known_only_by_id_does_not_blank_stored_details():
+    apply_subscription(subscription=subscription())
+    bare = subscription(version=None)
+    bare = replace(bare, source_version=2,
+                   customer=replace(bare.customer, email="", source_version=None, raw={}))
+    apply_subscription(subscription=bare)
+    assert Customer.objects.get().email == "cus_1@example.com"
+    assert Subscription.objects.get().source_version == 2
