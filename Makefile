@@ -19,6 +19,11 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Benchmarks need PostgreSQL and Redis on 127.0.0.1 (see README "Performance").
+bench: $(STAMP)
+	$(BIN)/python bench/webhooks.py
+	$(BIN)/python bench/sync.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
