@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from billing import backfill
+from billing.management.arguments import utc_date
 from billing.providers.base import ProviderError
-
-
-def _date(value: str) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise CommandError(f"--since must be an ISO date such as 2026-01-31: {value!r}") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 class Command(BaseCommand):
@@ -24,7 +15,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("provider", help="chargebee or braintree")
-        parser.add_argument("--since", type=_date, help="only subscriptions updated since")
+        parser.add_argument("--since", type=utc_date, help="only subscriptions updated since")
         parser.add_argument("--status", action="append", default=[],
                             help="provider status to import (repeatable); default all")
         parser.add_argument("--restart", action="store_true",

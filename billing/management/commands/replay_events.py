@@ -8,22 +8,13 @@ to `received` and handed to the worker; `--sync` processes them here and prints 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from django.core.management.base import BaseCommand, CommandError
 
+from billing.management.arguments import utc_date
 from billing.models import ProviderChoices, WebhookEvent
 from billing.services import replay
 
 CHUNK = 500
-
-
-def _date(value: str) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise CommandError(f"--since must be an ISO date such as 2026-01-31: {value!r}") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 class Command(BaseCommand):
@@ -35,7 +26,7 @@ class Command(BaseCommand):
                             choices=WebhookEvent.State.values,
                             help="status to replay (repeatable); default failed, or any status "
                                  "with --id")
-        parser.add_argument("--since", type=_date, help="only events received since this date")
+        parser.add_argument("--since", type=utc_date, help="only events received since this date")
         parser.add_argument("--id", dest="event_ids", action="append", default=[],
                             metavar="EVENT_ID", help="the provider's event id (repeatable)")
         parser.add_argument("--dry-run", action="store_true",
