@@ -24,7 +24,14 @@ from billing.providers.braintree.configured import BraintreeNotConfigured, gatew
 from billing.providers.braintree.errors import BraintreeEventError, BraintreeSignatureError
 from billing.providers.braintree.parse import dedupe_key, verify_and_parse
 from billing.services.events import store_event
-from billing.webhooks.common import BodyTooLarge, error, read_body, request_headers
+from billing.webhooks.common import (
+    BodyTooLarge,
+    error,
+    keep_rejected,
+    read_body,
+    request_headers,
+    stored,
+)
 
 
 @csrf_exempt
@@ -56,17 +63,12 @@ def braintree_webhook(request: HttpRequest) -> JsonResponse:
     except BraintreeSignatureError:
         return error(403, "invalid Braintree signature")
     except BraintreeEventError as exc:
-        # Signed with our keys but unusable: keep it, so nothing Braintree sent is lost.
-        store_event(
-            provider="braintree", event_id=f"rejected:{dedupe_key(payload=form.payload)}",
-            event_type="", body=text, headers=request_headers(request),
-            rejected_error=str(exc),
-        )
-        return error(400, str(exc))
+        # Signed with our keys but unusable.
+        return keep_rejected(request, provider="braintree", body=text, message=str(exc),
+                             key=dedupe_key(payload=form.payload))
     result = store_event(
         provider="braintree", event_id=notification.dedupe_key, event_type=notification.kind,
         body=text, headers=request_headers(request), occurred_at=notification.occurred_at,
         source=WebhookEvent.Source.WEBHOOK,
     )
-    outcome = "accepted" if result.created else ("requeued" if result.requeued else "duplicate")
-    return JsonResponse({"status": outcome, "event": notification.dedupe_key})
+    return stored(result, event_id=notification.dedupe_key)

@@ -14,7 +14,15 @@ from billing.providers.chargebee import intake
 from billing.providers.chargebee.errors import ChargebeeEventError
 from billing.providers.chargebee.parse import read_envelope
 from billing.services.events import store_event
-from billing.webhooks.common import BodyTooLarge, error, payload_digest, read_body, request_headers
+from billing.webhooks.common import (
+    BodyTooLarge,
+    error,
+    keep_rejected,
+    payload_digest,
+    read_body,
+    request_headers,
+    stored,
+)
 
 NOT_CONFIGURED = (
     "Chargebee webhooks are refused: set CHARGEBEE_WEBHOOK_USERNAME and "
@@ -48,17 +56,12 @@ def chargebee_webhook(request: HttpRequest) -> JsonResponse:
     try:
         envelope = read_envelope(event=body)
     except ChargebeeEventError as exc:
-        # Authenticated but unusable: keep it, so nothing Chargebee sent is lost.
-        store_event(
-            provider="chargebee", event_id=f"rejected:{payload_digest(body)}",
-            event_type=intake.best_effort_type(body), body=text,
-            headers=request_headers(request), rejected_error=str(exc),
-        )
-        return error(400, str(exc))
+        # Authenticated but unusable.
+        return keep_rejected(request, provider="chargebee", key=payload_digest(body), body=text,
+                             message=str(exc), event_type=intake.best_effort_type(body))
     result = store_event(
         provider="chargebee", event_id=envelope.event_id, event_type=envelope.event_type,
         body=text, headers=request_headers(request), occurred_at=envelope.occurred_at,
         source=WebhookEvent.Source.WEBHOOK,
     )
-    outcome = "accepted" if result.created else ("requeued" if result.requeued else "duplicate")
-    return JsonResponse({"status": outcome, "event": envelope.event_id})
+    return stored(result, event_id=envelope.event_id)

@@ -39,3 +39,22 @@ def payload_digest(data: bytes | str) -> str:
     """Stable id for a delivery that carries none (Braintree) or is malformed."""
     raw = data.encode() if isinstance(data, str) else data
     return hashlib.sha256(raw).hexdigest()
+
+
+def keep_rejected(request: HttpRequest, *, provider: str, key: str, body: str, message: str,
+                  event_type: str = "") -> JsonResponse:
+    """Store an authenticated but unusable delivery as `rejected` and answer 400.
+
+    Nothing a provider sent is lost: the row keeps the body and the reason for an operator.
+    """
+    from billing.services.events import store_event
+
+    store_event(provider=provider, event_id=f"rejected:{key}", event_type=event_type,
+                body=body, headers=request_headers(request), rejected_error=message)
+    return error(400, message)
+
+
+def stored(result, *, event_id: str) -> JsonResponse:
+    """The 200 answer for a stored delivery: new, a duplicate, or a failed one requeued."""
+    outcome = "accepted" if result.created else ("requeued" if result.requeued else "duplicate")
+    return JsonResponse({"status": outcome, "event": event_id})
