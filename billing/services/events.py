@@ -8,6 +8,7 @@ keep the error and traceback on the row when anything fails.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import traceback as tb
 from dataclasses import dataclass
@@ -34,8 +35,25 @@ _SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "
 PROCESS_TASK = "billing.tasks.process_webhook_event"
 
 
+def storable(text: str) -> str:
+    """Text PostgreSQL can store: NUL characters (never valid in a real event) become U+FFFD.
+
+    Without this, a body or id carrying NUL would fail the INSERT and answer 500.
+    """
+    return text.replace("\x00", "\ufffd")
+
+
+def storable_id(event_id: str) -> str:
+    """An event id that fits the column: an over-long one is kept as its digest."""
+    event_id = storable(event_id)
+    if len(event_id) <= 255:
+        return event_id
+    return "sha256:" + hashlib.sha256(event_id.encode()).hexdigest()
+
+
 def safe_headers(headers) -> dict[str, str]:
-    return {k: v for k, v in headers.items() if k.lower() not in _SECRET_HEADERS}
+    return {storable(k): storable(v) for k, v in headers.items()
+            if k.lower() not in _SECRET_HEADERS}
 
 
 def enqueue_processing(event_id: int) -> None:
@@ -74,12 +92,13 @@ def store_event(
     With `rejected_error`, the row is kept as `rejected` (authenticated but unusable) and never
     processed: nothing a provider sent is lost, and the reason is on the row.
     """
+    event_id = storable_id(event_id)
     fields = dict(
-        event_type=event_type[:128], body=body, headers=safe_headers(headers or {}),
-        occurred_at=occurred_at, source=source,
+        event_type=storable(event_type)[:128], body=storable(body),
+        headers=safe_headers(headers or {}), occurred_at=occurred_at, source=source,
     )
     if rejected_error:
-        fields.update(status=State.REJECTED, error=rejected_error)
+        fields.update(status=State.REJECTED, error=storable(rejected_error))
     try:
         event = _insert(provider=provider, event_id=event_id, **fields)
     except IntegrityError:

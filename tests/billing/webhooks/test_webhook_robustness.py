@@ -36,3 +36,24 @@ def test_arbitrary_bodies_never_cause_a_server_error(client, settings, sent, bod
     for path, data, ctype, extra in requests:
         response = client.post(path, data=data, content_type=ctype, **extra)
         assert response.status_code in (200, 400, 401, 403, 413), (path, data, response.content)
+
+
+def test_nul_characters_and_overlong_ids_are_stored_not_a_server_error(client, settings, sent):
+    """PostgreSQL text cannot hold NUL: such deliveries are still stored, NUL made visible."""
+    import json
+
+    from billing.models import WebhookEvent
+    from tests.support.chargebee.events import make_event
+
+    settings.CHARGEBEE_WEBHOOK_USERNAME = "hooks"
+    settings.CHARGEBEE_WEBHOOK_PASSWORD = "pass"
+    nul_id = make_event("subscription_created", event_id="ev_\u0000_nul")
+    long_id = make_event("subscription_created", event_id="ev_" + "x" * 400)
+    for body in (b"\x00not json", json.dumps(nul_id).encode(), json.dumps(long_id).encode()):
+        response = client.post("/webhooks/chargebee/", data=body,
+                               content_type="application/json", HTTP_AUTHORIZATION=AUTH)
+        assert response.status_code in (200, 400), response.content
+    ids = set(WebhookEvent.objects.values_list("event_id", flat=True))
+    assert "ev_\ufffd_nul" in ids
+    assert any(event_id.startswith("sha256:") for event_id in ids)
+    assert WebhookEvent.objects.filter(status="rejected", body__startswith="\ufffd").exists()
