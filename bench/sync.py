@@ -29,7 +29,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -43,6 +42,8 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.processes import ensure_database, free_port  # noqa: E402
+
 PY = sys.executable
 # Its own database: the push engine takes every due row, so sharing one with bench/webhooks.py
 # (which makes rows due) would push the other benchmark's subscriptions and skew both.
@@ -53,27 +54,6 @@ LOG_DIR = ROOT / "var" / "bench"
 
 
 # -- processes ---------------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def ensure_database(url: str) -> None:
-    """Create the PostgreSQL database named by `url` when it does not exist yet."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("postgres", "postgresql", "pgsql"):
-        return
-    import psycopg
-    from psycopg import sql
-
-    name = parts.path.lstrip("/")
-    with psycopg.connect(parts._replace(path="/postgres").geturl(), autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-            print(f"created database {name}")
-
 
 class Emulator:
     """`python -m crm.salesforce.emulator` in its own process, and its control API."""

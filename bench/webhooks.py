@@ -33,7 +33,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -53,6 +52,7 @@ from bench.braintree_mix import BraintreeMix  # noqa: E402
 from bench.chargebee_mix import ChargebeeMix  # noqa: E402
 from bench.cpu import CpuMeter  # noqa: E402
 from bench.mix import Delivery, Generator, Plan, plan  # noqa: E402
+from bench.processes import ensure_database, free_port  # noqa: E402
 from tests.support.braintree.subscriptions import Keys  # noqa: E402
 
 PY = sys.executable
@@ -64,29 +64,6 @@ DONE = ("processed", "stale", "ignored")
 
 
 # -- the app under test ------------------------------------------------------------------------
-
-def ensure_database(url: str) -> None:
-    """Create the PostgreSQL database named by `url` when it does not exist yet."""
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(url)
-    if parts.scheme not in ("postgres", "postgresql", "pgsql"):
-        return
-    name = parts.path.lstrip("/")
-    admin = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-            print(f"created database {name}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 @dataclass
 class ManagedApp:
