@@ -4,7 +4,6 @@ with look-ups answered by a fake Braintree gateway over real HTTP."""
 from __future__ import annotations
 
 import base64
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -26,6 +25,7 @@ from tests.support.braintree.notifications import (
 from tests.support.braintree.server import FakeBraintreeServer
 from tests.support.braintree.subscriptions import Keys, Transaction, subscription_fields
 from tests.support.braintree.xmlbuild import to_xml
+from tests.support.concurrency import at_once
 
 KEYS = Keys()
 T0 = datetime(2024, 3, 10, 12, 30, tzinfo=UTC)
@@ -305,23 +305,13 @@ def test_concurrent_duplicate_deliveries_store_one_row(sent):
     if connection.vendor != "postgresql":
         pytest.skip("needs concurrent connections: runs on PostgreSQL (CI)")
     body = form_body(notification())
-    barrier = threading.Barrier(8)
-    statuses = []
 
     def deliver_once():
-        try:
-            barrier.wait()
-            response = Client().post(URL, data=body,
-                                     content_type="application/x-www-form-urlencoded")
-            statuses.append((response.status_code, response.json()["status"]))
-        finally:
-            connection.close()
+        response = Client().post(URL, data=body,
+                                 content_type="application/x-www-form-urlencoded")
+        return response.status_code, response.json()["status"]
 
-    threads = [threading.Thread(target=deliver_once) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    statuses = at_once(deliver_once)
     assert WebhookEvent.objects.count() == 1
     assert sorted(statuses) == [(200, "accepted")] + [(200, "duplicate")] * 7
     assert len(sent) == 1

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 
 import pytest
 from django.db import connection
@@ -13,6 +12,7 @@ from django.test import Client
 from billing.models import Subscription, WebhookEvent
 from billing.tasks import process_webhook_event
 from tests.support.chargebee.events import make_event
+from tests.support.concurrency import at_once
 
 URL = "/webhooks/chargebee/"
 USER, PASSWORD = "chargebee-hooks", "s3cret-pass"
@@ -129,23 +129,13 @@ def test_concurrent_duplicate_deliveries_store_one_row(sent):
         pytest.skip("needs concurrent connections: runs on PostgreSQL (CI)")
     event = make_event("subscription_created")
     body = json.dumps(event)
-    barrier = threading.Barrier(8)
-    statuses = []
 
     def deliver():
-        try:
-            barrier.wait()
-            response = Client().post(URL, data=body, content_type="application/json",
-                                     HTTP_AUTHORIZATION=basic())
-            statuses.append((response.status_code, response.json()["status"]))
-        finally:
-            connection.close()
+        response = Client().post(URL, data=body, content_type="application/json",
+                                 HTTP_AUTHORIZATION=basic())
+        return response.status_code, response.json()["status"]
 
-    threads = [threading.Thread(target=deliver) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    statuses = at_once(deliver)
     assert WebhookEvent.objects.count() == 1
     assert sorted(statuses) == [(200, "accepted")] + [(200, "duplicate")] * 7
     assert len(sent) == 1
