@@ -372,17 +372,22 @@ class _Parser:
             return inner
         return self._condition(sobj)
 
-    def _condition(self, sobj: SObject):
-        token = self.next()
-        if token.kind != "ident":
-            raise self.error(token.pos, f"unexpected token: '{token.text}'")
+    def _usable_path(self, sobj: SObject, token, verb: str):
+        """A field path that may be filtered or sorted: Salesforce refuses long text areas."""
         path = self._path(sobj, token)
         if path.field.type == "textarea":
             raise self.error(
                 token.pos,
-                f"field '{path.field.name}' can not be filtered in a query call",
+                f"field '{path.field.name}' can not be {verb} in a query call",
                 "INVALID_FIELD",
             )
+        return path
+
+    def _condition(self, sobj: SObject):
+        token = self.next()
+        if token.kind != "ident":
+            raise self.error(token.pos, f"unexpected token: '{token.text}'")
+        path = self._usable_path(sobj, token, "filtered")
         if self.at_keyword("NOT"):
             self.next()
             self.expect_keyword("IN")
@@ -486,13 +491,7 @@ class _Parser:
             token = self.next()
             if token.kind != "ident":
                 raise self.error(token.pos, f"unexpected token: '{token.text}'")
-            path = self._path(sobj, token)
-            if path.field.type == "textarea":
-                raise self.error(
-                    token.pos,
-                    f"field '{path.field.name}' can not be sorted in a query call",
-                    "INVALID_FIELD",
-                )
+            path = self._usable_path(sobj, token, "sorted")
             descending = False
             if self.at_keyword("ASC", "DESC"):
                 descending = self.next().upper == "DESC"
