@@ -75,6 +75,7 @@ class ManagedApp:
     worker_concurrency: int
     worker_nice: int
     log_dir: Path
+    server: str = "gunicorn"
     port: int = field(default_factory=free_port)
     procs: list[subprocess.Popen] = field(default_factory=list)
 
@@ -84,24 +85,34 @@ class ManagedApp:
 
     def describe(self) -> str:
         nice = f", nice {self.worker_nice}" if self.worker_nice else ""
-        web = (f"{self.web_workers} gthread workers x {self.web_threads} threads"
-               if self.web_threads > 1 else f"{self.web_workers} sync workers")
-        return f"gunicorn {web}, celery {self.worker_concurrency} processes{nice}"
+        if self.server == "granian":
+            web = f"granian {self.web_workers} workers x {self.web_threads} threads"
+        else:
+            web = (f"gunicorn {self.web_workers} gthread workers x {self.web_threads} threads"
+                   if self.web_threads > 1 else f"gunicorn {self.web_workers} sync workers")
+        return f"{web}, celery {self.worker_concurrency} processes{nice}"
 
     def start(self, *, worker: bool = True) -> None:
         """Migrate, start gunicorn, and (unless `worker=False`) the Celery worker."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         subprocess.run([PY, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=self.env,
                        check=True, capture_output=True)
-        self._spawn("web", [
-            PY, "-m", "gunicorn", "subsync.wsgi:application",
-            "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.web_workers),
-            # One thread: sync workers (as in the Dockerfile), served in accept order; more:
-            # gthread workers, which keep connections alive but serve them less evenly.
-            "--worker-class", "gthread" if self.web_threads > 1 else "sync",
-            "--threads", str(self.web_threads),
-            "--keep-alive", "30", "--backlog", "2048", "--log-level", "warning",
-        ])
+        if self.server == "granian":
+            web = [PY, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1",
+                   "--port", str(self.port), "--workers", str(self.web_workers),
+                   "--blocking-threads", str(self.web_threads), "--no-ws", "--http", "1",
+                   "--backlog", "2048", "--log-level", "warning", "subsync.wsgi:application"]
+        else:
+            web = [
+                PY, "-m", "gunicorn", "subsync.wsgi:application",
+                "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.web_workers),
+                # One thread: sync workers, served in accept order; more: gthread workers,
+                # which keep connections alive but serve them less evenly.
+                "--worker-class", "gthread" if self.web_threads > 1 else "sync",
+                "--threads", str(self.web_threads),
+                "--keep-alive", "30", "--backlog", "2048", "--log-level", "warning",
+            ]
+        self._spawn("web", web)
         if worker:
             self.start_worker()
 
@@ -379,6 +390,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--braintree-public-key", default=Keys.public_key,
                         help="keys the notifications are signed with (with --url: the app's)")
     parser.add_argument("--braintree-private-key", default=Keys.private_key)
+    parser.add_argument("--server", choices=("gunicorn", "granian"), default="gunicorn",
+                        help="web server (default gunicorn)")
     parser.add_argument("--web-workers", type=int, default=3,
                         help="gunicorn worker processes (default 3, as in the Dockerfile)")
     parser.add_argument("--web-threads", type=int, default=1,
@@ -426,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
         ensure_database(env["DATABASE_URL"])
         managed = ManagedApp(env=env, web_workers=args.web_workers, web_threads=args.web_threads,
                              worker_concurrency=args.worker_concurrency,
-                             worker_nice=args.worker_nice,
+                             worker_nice=args.worker_nice, server=args.server,
                              log_dir=ROOT / "var" / "bench" / "webhooks")
     os.environ.update(env)
     import django

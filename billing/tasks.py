@@ -8,7 +8,7 @@ from celery import shared_task
 from django.conf import settings
 
 from billing.providers.base import ProviderError
-from billing.services import events, polling
+from billing.services import drain, events, polling
 from subsync.backoff import backoff_seconds
 
 
@@ -21,6 +21,11 @@ def process_webhook_event(self, event_id: int) -> str | None:
             return None
         countdown = exc.retry_after or backoff_seconds(exc.attempts, base=10, cap=3600)
         raise self.retry(countdown=countdown, exc=exc) from exc
+
+
+@shared_task(name="billing.tasks.drain_webhook_events")
+def drain_webhook_events(helper: bool = False) -> int:
+    return drain.drain(helper=helper)
 
 
 @shared_task(name="billing.tasks.requeue_stuck_events")

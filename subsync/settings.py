@@ -170,6 +170,18 @@ if CELERY_BROKER_URL.startswith("filesystem"):
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
     CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=CELERY_BROKER_URL)
+# --- Cache: small flags shared by web and worker processes (the debounced drain request) ------
+# Redis when the broker is Redis (or CACHE_URL names one), files under var/ otherwise.
+CACHE_URL = env.str("CACHE_URL", default="")
+if not CACHE_URL and CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CACHE_URL = CELERY_BROKER_URL
+if CACHE_URL:
+    CACHES = {"default": {"BACKEND": "subsync.cache.ReusingRedisCache",
+                          "LOCATION": CACHE_URL, "KEY_PREFIX": "subsync"}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                          "LOCATION": str(VAR_DIR / "cache"), "KEY_PREFIX": "subsync"}}
+
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -229,6 +241,12 @@ SUBSYNC_REPORTING_CURRENCY = env.str("SUBSYNC_REPORTING_CURRENCY", default="USD"
 # Webhook events still `received` this long after arrival are enqueued again by beat.
 SUBSYNC_STUCK_EVENT_SECONDS = env.int("SUBSYNC_STUCK_EVENT_SECONDS", default=300)
 SUBSYNC_EVENT_MAX_ATTEMPTS = env.int("SUBSYNC_EVENT_MAX_ATTEMPTS", default=8)
+# Received events are applied in batches of this many, one transaction per batch; one drain
+# task works through batches for at most this many seconds, then hands over to a new task.
+SUBSYNC_EVENT_BATCH_SIZE = env.int("SUBSYNC_EVENT_BATCH_SIZE", default=200)
+SUBSYNC_DRAIN_SECONDS = env.float("SUBSYNC_DRAIN_SECONDS", default=60.0)
+# After a batch that was not full, wait this long for more events before the next one.
+SUBSYNC_DRAIN_LINGER_SECONDS = env.float("SUBSYNC_DRAIN_LINGER_SECONDS", default=0.1)
 # The first Chargebee event poll looks back this far (Chargebee retries webhooks for ~3 days).
 SUBSYNC_CHARGEBEE_POLL_LOOKBACK_HOURS = env.int("SUBSYNC_CHARGEBEE_POLL_LOOKBACK_HOURS", default=72)
 

@@ -1,13 +1,23 @@
 """Fixtures shared by every test package."""
 
 import pytest
+from django.core.cache import cache
 
-from billing.services import events
+from billing.services import drain, events
+
+
+@pytest.fixture(autouse=True)
+def _no_drain_flags():
+    """Drain flags live in a shared cache (Redis or files): none may leak between tests."""
+    cache.delete_many([drain.FLAG, drain.HELPER_FLAG])
+    yield
+    cache.delete_many([drain.FLAG, drain.HELPER_FLAG])
 
 
 @pytest.fixture
 def sent(monkeypatch) -> list[int]:
-    """Ids of the events handed to the broker for processing.
+    """Ids of the events handed over for processing: announced to the drain after the commit,
+    or sent as their own task (replays, retries).
 
     Captured instead of delivered: no worker runs in these tests, which call the task
     function or the service themselves where processing is under test.
@@ -19,5 +29,5 @@ def sent(monkeypatch) -> list[int]:
             calls.append(args[0])
 
     monkeypatch.setattr(events.app, "send_task", capture)
+    monkeypatch.setattr(events, "announce", calls.append)
     return calls
-

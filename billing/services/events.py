@@ -11,19 +11,21 @@ from __future__ import annotations
 import hashlib
 import logging
 import traceback as tb
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from billing.models import WebhookEvent
 from billing.normalized import ParsedEvent
 from billing.providers.base import ProviderError, get_adapter
-from billing.services.customers import apply_customer
-from billing.services.subscriptions import apply_subscription
+from billing.services.batch import Change, apply_changes
+from billing.services.drain import request_drain
+from subsync.backoff import backoff_seconds
 from subsync.celery import app
 
 log = logging.getLogger(__name__)
@@ -57,8 +59,21 @@ def safe_headers(headers) -> dict[str, str]:
 
 
 def enqueue_processing(event_id: int) -> None:
-    """Send the processing task once the surrounding transaction has committed."""
+    """Send this one event's processing task once the transaction has committed (replays)."""
     transaction.on_commit(lambda: app.send_task(PROCESS_TASK, args=[event_id]))
+
+
+def announce(event_id: int) -> None:
+    """A received event is committed: have it processed, by a drain that takes it in a batch.
+
+    Called after the commit. The event id is not needed by the drain (it claims whatever is
+    received); it is the seam tests use to see what was announced.
+    """
+    request_drain()
+
+
+def _announce_on_commit(event_id: int) -> None:
+    transaction.on_commit(lambda: announce(event_id))
 
 
 @dataclass(frozen=True)
@@ -68,18 +83,46 @@ class StoreResult:
     requeued: bool = False
 
 
-def _insert(**fields) -> WebhookEvent:
-    """INSERT one row; IntegrityError when its provider + event id is already stored.
+def _insert_sql(connection) -> tuple[str, list]:
+    """INSERT ... ON CONFLICT (provider, event_id) DO NOTHING RETURNING id, and its fields.
 
-    Outside a transaction (the webhook views, polling) the INSERT commits on its own: one round
-    trip instead of BEGIN, INSERT, COMMIT on the path every delivery takes, and a duplicate
-    leaves nothing to roll back. Inside the caller's transaction a savepoint keeps that
-    transaction usable after a duplicate.
+    Only the model's own table and column names go into the text; values are parameters.
     """
-    if transaction.get_connection().in_atomic_block:
-        with transaction.atomic():
-            return WebhookEvent.objects.create(**fields)
-    return WebhookEvent.objects.create(**fields)
+    meta = WebhookEvent._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    conflict = f"{quote('provider')}, {quote('event_id')}"
+    sql = " ".join([
+        "INSERT INTO", quote(meta.db_table), f"({columns})", "VALUES", f"({placeholders})",
+        "ON CONFLICT", f"({conflict})", "DO NOTHING RETURNING", quote(meta.pk.column),
+    ])
+    return sql, fields
+
+
+def _insert(**fields) -> WebhookEvent | None:
+    """INSERT one row unless its provider + event id is already stored (then None).
+
+    One statement that cannot fail on a duplicate: outside a transaction (the webhook views,
+    polling) it commits on its own, and inside a caller's transaction it needs no savepoint.
+    Written by hand because the ORM's insert compiler cost more CPU than the rest of a
+    delivery's storage; the values still go through each field's own conversion.
+    """
+    connection = transaction.get_connection()
+    sql, model_fields = _insert_sql(connection)
+    event = WebhookEvent(**fields)
+    values = [f.get_db_prep_save(f.pre_save(event, add=True), connection)
+              for f in model_fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    event.pk = row[0]
+    event._state.adding = False
+    event._state.db = connection.alias
+    return event
 
 
 def store_event(
@@ -99,20 +142,19 @@ def store_event(
     )
     if rejected_error:
         fields.update(status=State.REJECTED, error=storable(rejected_error))
-    try:
-        event = _insert(provider=provider, event_id=event_id, **fields)
-    except IntegrityError:
+    event = _insert(provider=provider, event_id=event_id, **fields)
+    if event is None:
         event = WebhookEvent.objects.get(provider=provider, event_id=event_id)
         if event.status == State.FAILED and not rejected_error:
             # A provider's redelivery of something we failed on is a chance to try again.
             WebhookEvent.objects.filter(pk=event.pk, status=State.FAILED).update(
                 status=State.RECEIVED
             )
-            enqueue_processing(event.pk)
+            _announce_on_commit(event.pk)
             return StoreResult(event=event, created=False, requeued=True)
         return StoreResult(event=event, created=False)
     if not rejected_error:
-        enqueue_processing(event.pk)
+        _announce_on_commit(event.pk)
     return StoreResult(event=event, created=True)
 
 
@@ -125,41 +167,54 @@ class EventProcessingError(Exception):
         self.retry_after = retry_after
 
 
-def apply_parsed_event(parsed: ParsedEvent, *, event: WebhookEvent | None) -> str:
-    """Apply customers and subscriptions; return the event's resulting status."""
-    if not parsed.subscriptions and not parsed.customers:
-        return State.IGNORED
-    occurred_at = event.occurred_at if event is not None else None
-    applied = False
-    for customer in parsed.customers:
-        _, did = apply_customer(customer=customer)
-        applied = applied or did
-    for subscription in parsed.subscriptions:
-        result = apply_subscription(subscription=subscription, occurred_at=occurred_at,
-                                    event=event)
-        applied = applied or result.applied
-    return State.PROCESSED if applied else State.STALE
+def apply_parsed_events(ready: list[tuple[WebhookEvent, ParsedEvent]]) -> list[str]:
+    """Apply the events' customers and subscriptions in order, in one batch; return each
+    event's resulting status (ignored, processed, or stale when nothing in it was newer)."""
+    relevant = [(event, parsed) for event, parsed in ready
+                if parsed.subscriptions or parsed.customers]
+    results = iter(apply_changes([
+        Change(customers=parsed.customers, subscriptions=parsed.subscriptions, event=event,
+               occurred_at=event.occurred_at)
+        for event, parsed in relevant
+    ]))
+    return [
+        (State.PROCESSED if next(results).applied else State.STALE)
+        if parsed.subscriptions or parsed.customers else State.IGNORED
+        for _, parsed in ready
+    ]
 
 
-def _claim(event_id: int) -> WebhookEvent | None:
-    """Mark the event processing and count the attempt; None when there is nothing to do.
+def claim_events(*, limit: int = 1, ids: Sequence[int] | None = None) -> list[WebhookEvent]:
+    """Mark events `processing` and count the attempt; return them, oldest first.
 
-    One conditional UPDATE (atomic on its own) and one read: the hot path of every event.
+    Without `ids`: up to `limit` received events, skipping rows another worker is claiming
+    (FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite serialises writers anyway). With `ids`:
+    those events unless they are done (a retry, a replay, a stuck event).
     """
-    claimed = (
-        WebhookEvent.objects.filter(pk=event_id).exclude(status__in=DONE)
-        .update(status=State.PROCESSING, attempts=F("attempts") + 1)
-    )
-    if not claimed:
-        return None
-    return WebhookEvent.objects.get(pk=event_id)
+    with transaction.atomic():
+        rows = WebhookEvent.objects.select_for_update(skip_locked=True)
+        if ids is not None:
+            rows = rows.filter(pk__in=list(ids)).exclude(status__in=DONE).order_by("pk")
+        else:
+            rows = rows.filter(status=State.RECEIVED).order_by("received_at")[:limit]
+        claimed = list(rows)
+        if claimed:
+            WebhookEvent.objects.filter(pk__in=[event.pk for event in claimed]).update(
+                status=State.PROCESSING, attempts=F("attempts") + 1,
+            )
+    for event in claimed:
+        event.status = State.PROCESSING
+        event.attempts += 1
+    return claimed
 
 
 def _fail(event: WebhookEvent, exc: BaseException, *, permanent: bool) -> EventProcessingError:
+    """Keep the error and traceback on the row (call inside the `except`)."""
     WebhookEvent.objects.filter(pk=event.pk).update(
         status=State.FAILED, error=f"{type(exc).__name__}: {exc}"[:5000],
         traceback=tb.format_exc()[-20000:],
     )
+    event.status = State.FAILED
     give_up = permanent or event.attempts >= settings.SUBSYNC_EVENT_MAX_ATTEMPTS
     log.warning(
         "webhook event failed", extra={"event_pk": event.pk, "provider": event.provider,
@@ -172,42 +227,125 @@ def _fail(event: WebhookEvent, exc: BaseException, *, permanent: bool) -> EventP
     )
 
 
+def _failure(event: WebhookEvent, exc: Exception) -> EventProcessingError:
+    if isinstance(exc, ProviderError):
+        return _fail(event, exc, permanent=exc.permanent)
+    return _fail(event, exc, permanent=False)
+
+
+def _mark_done(results: list[tuple[WebhookEvent, ParsedEvent, str]]) -> None:
+    """Record every result with one UPDATE per distinct (status, note)."""
+    now = timezone.now()
+    groups: dict[tuple[str, str], list[int]] = {}
+    for event, parsed, status in results:
+        note = parsed.ignored_reason if status == State.IGNORED else ""
+        groups.setdefault((status, note), []).append(event.pk)
+        event.status, event.error, event.traceback, event.processed_at = status, note, "", now
+    for (status, note), pks in groups.items():
+        WebhookEvent.objects.filter(pk__in=pks).update(
+            status=status, error=note, traceback="", processed_at=now,
+        )
+
+
+def _apply_together(ready: list[tuple[WebhookEvent, ParsedEvent]]) -> None:
+    """Apply parsed events in order in one transaction, and record their results in it."""
+    with transaction.atomic():
+        statuses = apply_parsed_events(ready)
+        _mark_done([(event, parsed, status)
+                    for (event, parsed), status in zip(ready, statuses, strict=True)])
+
+
+@dataclass
+class BatchOutcome:
+    statuses: dict[int, str]
+    failures: dict[int, EventProcessingError]
+
+
+def process_claimed(claimed: list[WebhookEvent]) -> BatchOutcome:
+    """Parse, then apply claimed events; a failure is kept on its own event only.
+
+    Parsing may call the provider's API (look-ups), so it happens before the transaction.
+    The batch is applied in one transaction; if that fails, each event is applied again on
+    its own, so that one poison event fails alone and the others still land.
+    """
+    outcome = BatchOutcome(statuses={}, failures={})
+    ready: list[tuple[WebhookEvent, ParsedEvent]] = []
+    for event in claimed:
+        try:
+            parsed = get_adapter(event.provider).parse_event(event_type=event.event_type,
+                                                             body=event.body)
+        except Exception as exc:
+            outcome.failures[event.pk] = _failure(event, exc)
+            continue
+        ready.append((event, parsed))
+    try:
+        if ready:
+            _apply_together(ready)
+    except Exception as exc:
+        if len(ready) == 1:
+            outcome.failures[ready[0][0].pk] = _failure(ready[0][0], exc)
+            ready = []
+        else:
+            log.info("batch of %d events failed; applying them one by one", len(ready),
+                     extra={"error": type(exc).__name__})
+            ready = _apply_one_by_one(ready, outcome)
+    outcome.statuses.update({event.pk: event.status for event, _ in ready})
+    return outcome
+
+
+def _apply_one_by_one(ready, outcome: BatchOutcome) -> list[tuple[WebhookEvent, ParsedEvent]]:
+    applied = []
+    for event, parsed in ready:
+        try:
+            _apply_together([(event, parsed)])
+        except Exception as exc:
+            outcome.failures[event.pk] = _failure(event, exc)
+        else:
+            applied.append((event, parsed))
+    return applied
+
+
+def schedule_retries(failures: dict[int, EventProcessingError]) -> None:
+    """Send a delayed single-event task for each failure that is worth another attempt."""
+    for event_id, failure in failures.items():
+        if failure.permanent:
+            continue
+        countdown = failure.retry_after or backoff_seconds(failure.attempts, base=10, cap=3600)
+        app.send_task(PROCESS_TASK, args=[event_id], countdown=countdown)
+
+
 def process_event(*, event_id: int) -> str:
     """Process one stored event. Idempotent: a done event is left alone.
 
     Raises EventProcessingError after recording the failure on the row; its `permanent` says
     whether the caller should schedule another attempt.
     """
-    event = _claim(event_id)
-    if event is None:
+    claimed = claim_events(ids=[event_id])
+    if not claimed:
         return WebhookEvent.objects.values_list("status", flat=True).get(pk=event_id)
-    try:
-        # Parsing may call the provider's API (look-ups): keep it outside the transaction.
-        parsed = get_adapter(event.provider).parse_event(event_type=event.event_type,
-                                                         body=event.body)
-        with transaction.atomic():
-            status = apply_parsed_event(parsed, event=event)
-            event.status = status
-            event.error = parsed.ignored_reason if status == State.IGNORED else ""
-            event.traceback = ""
-            event.processed_at = timezone.now()
-            event.save(update_fields=["status", "error", "traceback", "processed_at"])
-    except ProviderError as exc:
-        raise _fail(event, exc, permanent=exc.permanent) from exc
-    except Exception as exc:
-        raise _fail(event, exc, permanent=False) from exc
-    return status
+    outcome = process_claimed(claimed)
+    if event_id in outcome.failures:
+        raise outcome.failures[event_id]
+    return outcome.statuses[event_id]
 
 
 def requeue_stuck_events(*, older_than_seconds: int, limit: int = 500) -> int:
-    """Enqueue events left `received` or `processing` (a lost message, a killed worker)."""
+    """Restart work lost to a lost message or a killed worker; return how many events.
+
+    Events left `received` are taken by a drain (sent even if the flag says one is coming:
+    the flag may belong to a drain that died). Events left `processing` get their own task.
+    """
     cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
+    stuck = WebhookEvent.objects.filter(
+        received_at__lt=cutoff, attempts__lt=settings.SUBSYNC_EVENT_MAX_ATTEMPTS,
+    )
+    waiting = stuck.filter(status=State.RECEIVED).count()
+    if waiting:
+        request_drain(force=True)
     ids = list(
-        WebhookEvent.objects.filter(
-            status__in=[State.RECEIVED, State.PROCESSING], received_at__lt=cutoff,
-            attempts__lt=settings.SUBSYNC_EVENT_MAX_ATTEMPTS,
-        ).order_by("received_at").values_list("pk", flat=True)[:limit]
+        stuck.filter(status=State.PROCESSING).order_by("received_at")
+        .values_list("pk", flat=True)[:limit]
     )
     for pk in ids:
         app.send_task(PROCESS_TASK, args=[pk])
-    return len(ids)
+    return waiting + len(ids)

@@ -1,34 +1,32 @@
-"""Apply a normalised subscription: ordering, state, items, the MRR ledger, the sync flag.
+"""Subscriptions: the row a normalised subscription becomes, and the reads and writes a batch
+needs for many subscriptions at once.
 
-Everything here runs inside the caller's transaction. Rows are locked customer first, then
-subscription, so that two changes of one customer serialise and classify movements against
-each other's result instead of both seeing the same "before".
+The rules (ordering by version, what counts as a material change, the per-customer MRR
+totals a movement is classified against) are small pure functions here; the order in which
+they are applied is billing.services.batch.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
 from django.db.models import Sum
-from django.utils import timezone
 
-from billing.models import Customer, Movement, Subscription, SubscriptionChange, WebhookEvent
-from billing.movements import classify_movement
-from billing.normalized import NormalizedSubscription, Status
-from billing.services.customers import apply_customer, is_stale
-from crm.services.sync_state import note_subscription_changed
+from billing.models import Subscription, SubscriptionChange, SubscriptionItem, WebhookEvent
+from billing.normalized import NormalizedItem, NormalizedSubscription, Status
+from billing.services.customers import Key, keys_filter
 
 # Fields copied as they are from the normalised shape onto the row.
-_COPIED = (
+COPIED = (
     "status", "provider_status", "plan_id", "price_id", "currency", "mrr", "billing_period",
     "billing_period_unit", "started_at", "trial_end", "current_term_start", "current_term_end",
     "next_renewal_at", "cancelled_at", "cancel_reason", "contract_term_start",
     "contract_term_end", "source_version", "raw",
 )
 # A change of any of these is worth a ledger row.
-_MATERIAL = ("status", "mrr", "plan_id", "price_id", "currency")
+MATERIAL = ("status", "mrr", "plan_id", "price_id", "currency")
 
 
 @dataclass(frozen=True)
@@ -38,19 +36,13 @@ class ApplyResult:
     change: SubscriptionChange | None = None
 
 
-def _customer_mrr(customer: Customer) -> tuple[dict[str, int], bool]:
-    """Per-currency MRR totals of a customer, and whether they pay anything at all."""
-    rows = (
-        Subscription.objects.filter(customer=customer, mrr__gt=0)
-        .values("currency")
-        .annotate(total=Sum("mrr"))
-    )
-    totals = {row["currency"]: row["total"] for row in rows}
-    return totals, any(totals.values())
+def key_of(sub: NormalizedSubscription) -> Key:
+    return sub.provider.value, sub.external_id
 
 
-def _values_for(sub: NormalizedSubscription) -> dict:
-    values = {name: getattr(sub, name) for name in _COPIED}
+def values_for(sub: NormalizedSubscription) -> dict:
+    """The row's fields for `sub`."""
+    values = {name: getattr(sub, name) for name in COPIED}
     values["status"] = Status(sub.status).value
     values["billing_period_unit"] = str(sub.billing_period_unit)
     values["currency"] = (sub.currency or "").upper()
@@ -60,117 +52,56 @@ def _values_for(sub: NormalizedSubscription) -> dict:
     return values
 
 
-def _replace_items(subscription: Subscription, sub: NormalizedSubscription) -> None:
-    subscription.items.all().delete()
-    subscription.items.bulk_create(
-        [
-            subscription.items.model(
-                subscription=subscription, kind=str(item.kind), item_id=item.item_id,
-                quantity=item.quantity, unit_amount=item.unit_amount, amount=item.amount,
-                recurring=item.recurring,
-            )
-            for item in sub.items
-        ]
-    )
+def totals_moved(totals: dict[str, int], *, currency: str, amount: int) -> dict[str, int]:
+    """A customer's per-currency MRR totals with `amount` added in `currency` (zeros dropped)."""
+    moved = dict(totals)
+    moved[currency] = moved.get(currency, 0) + amount
+    return {code: total for code, total in moved.items() if total}
 
 
-def _lock_subscription(sub: NormalizedSubscription) -> Subscription | None:
-    return (
-        Subscription.objects.select_for_update()
-        .filter(provider=sub.provider.value, external_id=sub.external_id)
-        .first()
-    )
+def lock_subscriptions(keys: set[Key]) -> dict[Key, Subscription]:
+    """The stored subscriptions of `keys`, locked for this transaction in key order."""
+    if not keys:
+        return {}
+    rows = (Subscription.objects.select_for_update().filter(keys_filter(keys))
+            .order_by("provider", "external_id"))
+    return {(row.provider, row.external_id): row for row in rows}
+
+
+def customer_totals(customer_ids: Iterable[int]) -> dict[int, dict[str, int]]:
+    """Per-customer, per-currency MRR of what is stored (customers locked by the caller)."""
+    totals: dict[int, dict[str, int]] = {pk: {} for pk in customer_ids}
+    rows = (Subscription.objects.filter(customer_id__in=list(totals), mrr__gt=0)
+            .values("customer_id", "currency").annotate(total=Sum("mrr")))
+    for row in rows:
+        totals[row["customer_id"]][row["currency"]] = row["total"]
+    return totals
+
+
+def replace_items(items: dict[Subscription, tuple[NormalizedItem, ...]]) -> None:
+    """Make each subscription's stored items exactly `items[subscription]`."""
+    if not items:
+        return
+    SubscriptionItem.objects.filter(subscription__in=[row.pk for row in items]).delete()
+    SubscriptionItem.objects.bulk_create([
+        SubscriptionItem(subscription=row, kind=str(item.kind), item_id=item.item_id,
+                         quantity=item.quantity, unit_amount=item.unit_amount,
+                         amount=item.amount, recurring=item.recurring)
+        for row, row_items in items.items() for item in row_items
+    ])
 
 
 def apply_subscription(
     *, subscription: NormalizedSubscription, occurred_at: datetime | None = None,
     event: WebhookEvent | None = None,
 ) -> ApplyResult:
-    """Store `subscription` unless an equal-or-newer version is already stored.
+    """Store one subscription unless an equal-or-newer version is already stored.
 
     Writes a SubscriptionChange when status, MRR, plan or currency changed, and marks the
     Salesforce sync dirty. An older version changes nothing (applied=False: the event is stale).
     """
-    occurred_at = occurred_at or timezone.now()
-    # apply_customer returns the customer row locked (even when its own data was stale):
-    # movements of one customer serialise on it.
-    customer, _ = apply_customer(customer=subscription.customer)
-    row = _lock_subscription(subscription)
-    if row is not None and is_stale(
-        incoming=subscription.source_version, stored=row.source_version
-    ):
-        return ApplyResult(subscription=row, applied=False)
+    from billing.services.batch import Change, apply_changes
 
-    values = _values_for(subscription)
-    totals_before, paying_before = _customer_mrr(customer)
-    if row is None:
-        before_status, before_mrr, before_currency = "", 0, values["currency"]
-        try:
-            with transaction.atomic():
-                row = Subscription.objects.create(
-                    provider=subscription.provider.value, external_id=subscription.external_id,
-                    customer=customer, **values,
-                )
-        except IntegrityError:
-            # Created concurrently by another delivery: apply on top of it like an update.
-            return apply_subscription(
-                subscription=subscription, occurred_at=occurred_at, event=event
-            )
-        material = True
-    else:
-        before_status, before_mrr, before_currency = row.status, row.mrr, row.currency
-        material = any(getattr(row, name) != values[name] for name in _MATERIAL)
-        material = material or row.customer_id != customer.pk
-        row.customer = customer
-        for name, value in values.items():
-            setattr(row, name, value)
-        if subscription.deleted and row.deleted_at is None:
-            row.deleted_at = occurred_at
-        row.save()
-    _replace_items(row, subscription)
-
-    change = None
-    if material:
-        change = _record_change(
-            row, customer=customer, event=event, occurred_at=occurred_at,
-            before_status=before_status, before_mrr=before_mrr, before_currency=before_currency,
-            totals_before=totals_before, paying_before=paying_before,
-        )
-    note_subscription_changed(subscription=row)
-    return ApplyResult(subscription=row, applied=True, change=change)
-
-
-def _totals_after(totals_before: dict[str, int], *, before_currency: str, before_mrr: int,
-                  currency: str, mrr: int) -> dict[str, int]:
-    """The customer's per-currency MRR after this subscription moved, without a query: only
-    this subscription changed under the customer's lock."""
-    totals = dict(totals_before)
-    if before_mrr:
-        totals[before_currency] = totals.get(before_currency, 0) - before_mrr
-    totals[currency] = totals.get(currency, 0) + mrr
-    return {code: total for code, total in totals.items() if total}
-
-
-def _record_change(
-    row: Subscription, *, customer: Customer, event: WebhookEvent | None, occurred_at: datetime,
-    before_status: str, before_mrr: int, before_currency: str, totals_before: dict[str, int],
-    paying_before: bool,
-) -> SubscriptionChange:
-    totals_after = _totals_after(totals_before, before_currency=before_currency,
-                                 before_mrr=before_mrr, currency=row.currency, mrr=row.mrr)
-    paying_after = any(totals_after.values())
-    movement, amount = classify_movement(
-        customer_paying_before=paying_before, customer_paying_after=paying_after,
-        delta=row.mrr - before_mrr, customer_paid_ever=customer.first_paid_at is not None,
-    )
-    if movement in (Movement.NEW, Movement.REACTIVATION) and customer.first_paid_at is None:
-        customer.first_paid_at = occurred_at
-        customer.save(update_fields=["first_paid_at", "updated_at"])
-    return SubscriptionChange.objects.create(
-        subscription=row, customer=customer, event=event, occurred_at=occurred_at,
-        source_version=row.source_version, status_before=before_status,
-        status_after=row.status, mrr_before=before_mrr, mrr_after=row.mrr,
-        customer_mrr_before=totals_before.get(row.currency, 0),
-        customer_mrr_after=totals_after.get(row.currency, 0),
-        currency=row.currency, movement=movement, movement_amount=amount,
-    )
+    result = apply_changes([Change(subscriptions=(subscription,), event=event,
+                                   occurred_at=occurred_at)])[0]
+    return result.subscriptions[key_of(subscription)]

@@ -39,21 +39,31 @@ def _due_now(*, force: bool = False) -> dict:
     return changes
 
 
-def note_subscription_changed(*, subscription) -> bool:
-    """Bump the sync version when the subscription is in scope or already known to Salesforce.
+def note_subscriptions_changed(*, subscription_ids: Iterable[int],
+                               in_scope_ids: Iterable[int] = ()) -> int:
+    """Bump the sync version of changed subscriptions that are in scope or already tracked.
 
-    Returns True when the row became (or stayed) dirty. A subscription that was never in scope
-    (a trial, say) creates no sync row; once it has one it stays tracked, so that a contract we
-    pushed also hears about the cancellation.
+    `in_scope_ids` are those whose new state (or one of the states a batch went through) is
+    in scope: they get a row if they have none. A subscription never in scope (a trial, say)
+    creates no row; once it has one it stays tracked, so that a contract we pushed also hears
+    about the cancellation. Returns how many rows became (or stayed) dirty.
     """
-    updated = ContractSync.objects.filter(subscription=subscription).update(**_due_now())
-    if not updated and in_sync_scope(subscription.status):
-        # First time in scope: the row starts dirty (version 1, nothing pushed yet).
-        ContractSync.objects.get_or_create(subscription=subscription)
-        updated = ContractSync.objects.filter(subscription=subscription).update(**_due_now())
+    in_scope = sorted(set(in_scope_ids))
+    if in_scope:
+        ContractSync.objects.bulk_create([ContractSync(subscription_id=pk) for pk in in_scope],
+                                         ignore_conflicts=True)
+    updated = ContractSync.objects.filter(subscription_id__in=list(subscription_ids)).update(
+        **_due_now())
     if updated:
         transaction.on_commit(request_flush)
-    return bool(updated)
+    return updated
+
+
+def note_subscription_changed(*, subscription) -> bool:
+    """One subscription's version of note_subscriptions_changed; True when its row is dirty."""
+    in_scope = [subscription.pk] if in_sync_scope(subscription.status) else []
+    return bool(note_subscriptions_changed(subscription_ids=[subscription.pk],
+                                           in_scope_ids=in_scope))
 
 
 def request_flush() -> bool:

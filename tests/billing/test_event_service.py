@@ -131,10 +131,20 @@ def test_rejected_event_is_kept_but_never_processed(sent, django_capture_on_comm
     assert events.process_event(event_id=result.event.pk) == "rejected"
 
 
-def test_stuck_events_are_requeued(sent):
-    event = store().event
-    WebhookEvent.objects.filter(pk=event.pk).update(
-        received_at=event.received_at - timedelta(minutes=10))
-    assert events.requeue_stuck_events(older_than_seconds=300) == 1
-    assert sent[-1] == event.pk
+def test_stuck_events_are_requeued(monkeypatch):
+    """A stuck received event starts a drain even when the flag says one is coming; a stuck
+    processing event (its worker died) gets its own task."""
+    from billing.services import drain
+
+    tasks = []
+    monkeypatch.setattr(events.app, "send_task",
+                        lambda name, args=None, **options: tasks.append((name, args)))
+    waiting, claimed = store("ev_a").event, store("ev_b").event
+    events.claim_events(ids=[claimed.pk])
+    WebhookEvent.objects.update(received_at=waiting.received_at - timedelta(minutes=10))
+    drain.request_drain()  # a drain was requested earlier, and lost
+    tasks.clear()
+    assert events.requeue_stuck_events(older_than_seconds=300) == 2
+    assert sorted(tasks, key=str) == sorted([(drain.DRAIN_TASK, None),
+                                             (events.PROCESS_TASK, [claimed.pk])], key=str)
     assert events.requeue_stuck_events(older_than_seconds=3600) == 0

@@ -24,7 +24,7 @@ def store(event_id: str, **kwargs) -> WebhookEvent:
 
 
 def database_down(message: str):
-    """Stands in for apply_parsed_event while the database is unreachable."""
+    """Stands in for apply_parsed_events while the database is unreachable."""
 
     def apply(*args, **kwargs):
         raise OperationalError(message)
@@ -36,7 +36,7 @@ def failed(event_id: str, monkeypatch) -> WebhookEvent:
     """An event whose processing failed on a transient error (the database went away)."""
     event = store(event_id)
     with monkeypatch.context() as patch:
-        patch.setattr(events, "apply_parsed_event",
+        patch.setattr(events, "apply_parsed_events",
                       database_down("server closed the connection unexpectedly"))
         with pytest.raises(events.EventProcessingError):
             events.process_event(event_id=event.pk)
@@ -100,7 +100,7 @@ def test_sync_processes_inline_and_prints_the_outcome(sent, monkeypatch):
 
 def test_sync_failure_is_printed_and_stays_on_the_row(sent, monkeypatch):
     event = failed("ev_failed", monkeypatch)
-    monkeypatch.setattr(events, "apply_parsed_event", database_down("still down"))
+    monkeypatch.setattr(events, "apply_parsed_events", database_down("still down"))
 
     out, _ = replay("--sync")
 

@@ -1,0 +1,97 @@
+"""Work through received webhook events in batches, woken by a debounced request.
+
+Why not one Celery message per event: publishing a message cost the webhook request more than
+storing the event did, and running one task per event cost the worker more than applying it.
+Instead, the request that stores an event asks for a drain, and only the first ask of a quiet
+period sends a task (a shared flag, set-if-absent). The drain claims received events in
+batches and applies each batch in one transaction until none is left.
+
+The flag protocol loses nothing: the drain clears the flag *before* its last look for work.
+An event committed before that look is found by it; an event committed after it finds the flag
+clear and sends a new drain. A flag left behind by a killed worker expires after
+FLAG_SECONDS, and the beat task that requeues stuck events starts a drain regardless.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+
+from subsync.celery import app
+
+log = logging.getLogger(__name__)
+
+DRAIN_TASK = "billing.tasks.drain_webhook_events"
+FLAG = "billing:drain-requested"
+HELPER_FLAG = "billing:drain-helper"
+# Longer than any batch takes, short enough that a lost drain is replaced quickly.
+FLAG_SECONDS = 60
+
+
+def request_drain(*, force: bool = False) -> bool:
+    """Send a drain task unless one is already requested; True when one was sent.
+
+    Never raises: the event is stored and committed, and a failure to ask for its processing
+    (broker or cache down) is covered by the beat task that requeues stuck events.
+    """
+    try:
+        if not cache.add(FLAG, "1", timeout=FLAG_SECONDS) and not force:
+            return False
+        app.send_task(DRAIN_TASK)
+        return True
+    except Exception:
+        log.warning("could not request a drain of webhook events; the stuck-event requeue "
+                    "will start one", exc_info=True)
+        return False
+
+
+def _ask_for_help() -> None:
+    """A full batch means a backlog: let a second worker process drain beside this one."""
+    try:
+        if cache.add(HELPER_FLAG, "1", timeout=FLAG_SECONDS):
+            app.send_task(DRAIN_TASK, kwargs={"helper": True})
+    except Exception:
+        log.warning("could not start a helper drain", exc_info=True)
+
+
+def drain(*, helper: bool = False, batch_size: int | None = None,
+          max_seconds: float | None = None) -> int:
+    """Process received events batch after batch; return how many were claimed.
+
+    Stops when nothing is left, or after `max_seconds` (a new drain is then requested, so
+    that one long backlog does not hold a worker process past its time limit).
+    """
+    from billing.services.events import claim_events, process_claimed, schedule_retries
+
+    batch_size = batch_size or settings.SUBSYNC_EVENT_BATCH_SIZE
+    max_seconds = settings.SUBSYNC_DRAIN_SECONDS if max_seconds is None else max_seconds
+    linger = settings.SUBSYNC_DRAIN_LINGER_SECONDS
+    deadline = time.monotonic() + max_seconds
+    done = 0
+    while True:
+        batch = claim_events(limit=batch_size)
+        if not batch and not helper:
+            # Clear the flag first, then look once more: see the module docstring.
+            cache.delete(FLAG)
+            batch = claim_events(limit=batch_size)
+        if not batch:
+            if helper:
+                cache.delete(HELPER_FLAG)
+            return done
+        if len(batch) == batch_size and not helper:
+            _ask_for_help()
+        schedule_retries(process_claimed(batch).failures)
+        done += len(batch)
+        if len(batch) < batch_size:
+            # Events are arriving slower than we apply them: let the next batch fill up a
+            # little (a few statements per batch, not per event, is what makes it cheap).
+            time.sleep(linger)
+        if time.monotonic() > deadline:
+            if helper:
+                cache.delete(HELPER_FLAG)
+            else:
+                request_drain(force=True)
+            return done
