@@ -8,4 +8,5 @@ RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput
 RUN useradd --create-home subsync && mkdir -p /app/var && chown -R subsync /app/var
 USER subsync
 EXPOSE 8000
-CMD ["gunicorn", "subsync.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]
+ENV WEB_CONCURRENCY=3
+CMD ["python", "-m", "subsync.server"]

@@ -9,7 +9,7 @@
     with bulk turned off (collections of 200), and by a naive loop of simple-salesforce calls
     per record (Account upsert, Contract upsert, activation), each against an empty org.
     Wall time and API calls (the emulator's own count) for each, and the ratios.
-(b) latency: the real pipeline (gunicorn on a free port and a Celery worker, no beat) receives
+(b) latency: the real pipeline (granian on a free port and a Celery worker, no beat) receives
     Chargebee `subscription_created` webhooks at a steady rate; for each one, the time from
     sending it until its Contract exists in the emulator, and until it is Activated
     (p50/p95/p99, polling the emulator's /_emulator/ control API every 50 ms).
@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.processes import ensure_database, free_port  # noqa: E402
+from subsync import server  # noqa: E402
 
 PY = sys.executable
 # Its own database: the push engine takes every due row, so sharing one with bench/webhooks.py
@@ -105,7 +106,7 @@ class Emulator:
 
 @dataclass
 class App:
-    """gunicorn and one Celery worker (no beat), stopped afterwards."""
+    """The web server and one Celery worker (no beat), stopped afterwards."""
 
     env: dict[str, str]
     port: int = field(default_factory=free_port)
@@ -116,9 +117,8 @@ class App:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, *, web_workers: int, worker_concurrency: int) -> None:
-        web = [PY, "-m", "gunicorn", "subsync.wsgi:application", "--bind",
-               f"127.0.0.1:{self.port}", "--workers", str(web_workers), "--worker-class",
-               "gthread", "--threads", "4", "--log-level", "warning"]
+        web = server.command(host="127.0.0.1", port=self.port, workers=web_workers, threads=4,
+                             log_level="warning")
         worker = [PY, "-m", "celery", "-A", "subsync", "worker", "--concurrency",
                   str(worker_concurrency), "--loglevel", "WARNING", "--hostname",
                   f"bench-sync-{self.port}@%h", "--without-gossip", "--without-mingle"]
@@ -456,7 +456,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="(b) seconds between looks at the emulator (default 0.05)")
     parser.add_argument("--settle-timeout", type=float, default=60.0,
                         help="(b) seconds to wait for the last contracts (default 60)")
-    parser.add_argument("--web-workers", type=int, default=2, help="(b) gunicorn workers")
+    parser.add_argument("--web-workers", type=int, default=2, help="(b) web server workers")
     parser.add_argument("--worker-concurrency", type=int, default=2,
                         help="(b) Celery worker processes")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")

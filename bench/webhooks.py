@@ -1,6 +1,6 @@
 """Webhook intake benchmark: how fast subsync acknowledges provider events and applies them.
 
-    .venv/bin/python bench/webhooks.py                  # starts gunicorn + a Celery worker
+    .venv/bin/python bench/webhooks.py                  # starts the web server + a Celery worker
     .venv/bin/python bench/webhooks.py -n 5000 -c 16    # smaller run
     .venv/bin/python bench/webhooks.py --defer-worker   # web alone, then the worker alone
     .venv/bin/python bench/webhooks.py --url http://127.0.0.1:8000   # a running app
@@ -12,30 +12,31 @@ running app must accept the credentials given by --username/--password, and DATA
 name its database: the benchmark reads the event rows to see when processing is over.
 
 It sends N authenticated deliveries (a mix of event types, catalogs and currencies across many
-subscriptions, a little out of order, a share re-sent as providers do) from C threads over
-keep-alive connections, then reports: acknowledged events/s, ack latency p50/p95/p99, how long
-after the last acknowledgement every event was applied, and checks that each distinct event
-was stored once and applied exactly once, and that every subscription ended at its newest
-version. Exit status 1 when a check fails. It also says how the CPU time was split between
-the app, PostgreSQL, Redis, itself and everything else on the machine: on a small shared
-machine the figures mean little without that.
+subscriptions, a little out of order, a share re-sent as providers do) over C keep-alive
+connections from a small asyncio client, then reports: acknowledged events/s, ack latency
+p50/p95/p99, how long after the last acknowledgement every event was applied, and checks
+that each distinct event was stored once and applied exactly once, and that every
+subscription ended at its newest version. Exit status 1 when a check fails. It also says
+how the CPU time was split between the app, PostgreSQL, Redis, itself and everything else on
+the machine: on a small shared machine the figures mean little without that.
 
-The web server is gunicorn with 3 sync workers, as in the Dockerfile (they close each
-connection after the response; the client reconnects); `--web-threads 8` switches to gthread
-workers, which keep connections alive. Logging is at WARNING unless LOG_LEVEL says otherwise.
+The web server is the app's own (granian, subsync.server) with 2 workers of 4 threads;
+`--server gunicorn` runs gunicorn instead, for comparison (sync workers close each connection
+after the response, and the client reconnects). `--worker-nice 19` runs the Celery worker at a
+lower CPU priority. On PostgreSQL with autovacuum off (as on the CI machines) it vacuums the
+database first. Logging is at WARNING unless LOG_LEVEL says otherwise.
 """
 
 from __future__ import annotations
 
 import argparse
-import http.client
+import asyncio
 import json
 import os
 import random
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from collections import Counter
@@ -53,6 +54,7 @@ from bench.chargebee_mix import ChargebeeMix  # noqa: E402
 from bench.cpu import CpuMeter  # noqa: E402
 from bench.mix import Delivery, Generator, Plan, plan  # noqa: E402
 from bench.processes import ensure_database, free_port  # noqa: E402
+from subsync import server  # noqa: E402
 from tests.support.braintree.subscriptions import Keys  # noqa: E402
 
 PY = sys.executable
@@ -75,7 +77,7 @@ class ManagedApp:
     worker_concurrency: int
     worker_nice: int
     log_dir: Path
-    server: str = "gunicorn"
+    server: str = "granian"
     port: int = field(default_factory=free_port)
     procs: list[subprocess.Popen] = field(default_factory=list)
 
@@ -98,10 +100,8 @@ class ManagedApp:
         subprocess.run([PY, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=self.env,
                        check=True, capture_output=True)
         if self.server == "granian":
-            web = [PY, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1",
-                   "--port", str(self.port), "--workers", str(self.web_workers),
-                   "--blocking-threads", str(self.web_threads), "--no-ws", "--http", "1",
-                   "--backlog", "2048", "--log-level", "warning", "subsync.wsgi:application"]
+            web = server.command(host="127.0.0.1", port=self.port, workers=self.web_workers,
+                                 threads=self.web_threads, log_level="warning")
         else:
             web = [
                 PY, "-m", "gunicorn", "subsync.wsgi:application",
@@ -182,53 +182,80 @@ class Ack:
     seconds: float
 
 
+def _request_bytes(delivery: Delivery, host: str) -> bytes:
+    head = [f"POST {delivery.path} HTTP/1.1", f"Host: {host}",
+            f"Content-Length: {len(delivery.body)}"]
+    head += [f"{name}: {value}" for name, value in delivery.headers.items()]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + delivery.body
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool, bytes]:
+    """(status, connection closes after it, body) of one HTTP/1.1 response."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    headers = {}
+    for line in lines[1:]:
+        if ":" in line:
+            name, value = line.split(":", 1)
+            headers[name.strip().lower()] = value.strip()
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        body = b""
+        while size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):
+            body += (await reader.readexactly(size + 2))[:-2]
+        await reader.readuntil(b"\r\n")
+    elif "content-length" in headers:
+        body = await reader.readexactly(int(headers["content-length"]))
+    else:
+        body = await reader.read()  # until the server closes
+    closes = headers.get("connection", "").lower() == "close" or lines[0].startswith("HTTP/1.0")
+    return status, closes, body
+
+
 def send_all(url: str, deliveries: list[Delivery], *, concurrency: int) -> tuple[
         list[Ack], float, float]:
-    """POST every delivery from `concurrency` threads, each on one keep-alive connection.
+    """POST every delivery over `concurrency` connections, kept alive where the server allows.
 
-    Returns the acks in delivery order, the elapsed seconds from the first send to the last
-    ack, and the wall-clock time of the last ack.
+    A small asyncio client writing prepared request bytes: it runs on the same machine as the
+    app, so the less CPU it takes, the less it skews what is measured (http.client in threads
+    took about a third of a millisecond per request). Returns the acks in delivery order, the
+    elapsed seconds from the first send to the last ack, and the wall-clock time of the last ack.
     """
     parts = urlsplit(url)
+    host, port = parts.hostname, parts.port or 80
+    requests = [_request_bytes(d, f"{host}:{port}") for d in deliveries]
     acks: list[Ack | None] = [None] * len(deliveries)
     next_index = iter(range(len(deliveries)))
-    lock = threading.Lock()
-    start = threading.Barrier(concurrency + 1)
 
-    def work() -> None:
-        conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=60)
-        start.wait()
-        while True:
-            with lock:
-                index = next(next_index, None)
-            if index is None:
-                break
-            delivery = deliveries[index]
+    async def connection() -> None:
+        reader = writer = None
+        for index in next_index:
             began = time.perf_counter()
             try:
-                conn.request("POST", delivery.path, body=delivery.body, headers=delivery.headers)
-                response = conn.getresponse()
-                data = response.read()
-                status = response.status
+                if writer is None:
+                    reader, writer = await asyncio.open_connection(host, port)
+                writer.write(requests[index])
+                status, closes, data = await _read_response(reader)
                 try:
                     outcome = json.loads(data).get("status", "")
                 except ValueError:
                     outcome = data[:80].decode(errors="replace")
-            except (OSError, http.client.HTTPException) as exc:
-                conn.close()
-                status, outcome = 0, f"{type(exc).__name__}: {exc}"
+            except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+                status, outcome, closes = 0, f"{type(exc).__name__}: {exc}", True
             acks[index] = Ack(status=status, outcome=outcome,
                               seconds=time.perf_counter() - began)
-        conn.close()
+            if closes and writer is not None:
+                writer.close()
+                reader = writer = None
+        if writer is not None:
+            writer.close()
 
-    threads = [threading.Thread(target=work, daemon=True) for _ in range(concurrency)]
-    for thread in threads:
-        thread.start()
-    start.wait()
-    began = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - began
+    async def run() -> float:
+        began = time.perf_counter()
+        await asyncio.gather(*(connection() for _ in range(concurrency)))
+        return time.perf_counter() - began
+
+    elapsed = asyncio.run(run())
     return [a for a in acks if a is not None], elapsed, time.time()
 
 
@@ -367,6 +394,20 @@ def seed_braintree_plans() -> None:
                                        "refreshed_at": timezone.now()})
 
 
+def vacuum(connection) -> None:
+    """Start from a vacuumed database, as a server with autovacuum on would keep it.
+
+    This machine's PostgreSQL runs with autovacuum off, so dead rows of earlier runs pile up
+    in the indexes the drain claims through, and each run would be slower than the last.
+    """
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW autovacuum")
+        if cursor.fetchone()[0] == "off":
+            cursor.execute("VACUUM (ANALYZE)")
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -390,13 +431,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--braintree-public-key", default=Keys.public_key,
                         help="keys the notifications are signed with (with --url: the app's)")
     parser.add_argument("--braintree-private-key", default=Keys.private_key)
-    parser.add_argument("--server", choices=("gunicorn", "granian"), default="gunicorn",
-                        help="web server (default gunicorn)")
-    parser.add_argument("--web-workers", type=int, default=3,
-                        help="gunicorn worker processes (default 3, as in the Dockerfile)")
-    parser.add_argument("--web-threads", type=int, default=1,
-                        help="threads per gunicorn worker; above 1 uses gthread workers "
-                             "(default 1: sync workers)")
+    parser.add_argument("--server", choices=("granian", "gunicorn"), default="granian",
+                        help="web server (default granian, the app's; gunicorn to compare)")
+    parser.add_argument("--web-workers", type=int, default=2,
+                        help="web server worker processes (default 2)")
+    parser.add_argument("--web-threads", type=int, default=4,
+                        help="threads per web worker (default 4; with gunicorn, above 1 uses "
+                             "gthread workers, 1 sync workers)")
     parser.add_argument("--worker-concurrency", type=int, default=2,
                         help="Celery worker processes (default 2)")
     parser.add_argument("--worker-nice", type=int, default=0,
@@ -477,6 +518,8 @@ def main(argv: list[str] | None = None) -> int:
         wait_until_ready(url, timeout=90, app=managed)
         if managed is not None and args.braintree_share > 0:
             seed_braintree_plans()
+        if managed is not None:
+            vacuum(connection)
         if not defer:
             wait_for_worker(timeout=90)
         if warm.deliveries:

@@ -7,6 +7,7 @@ with the process name; Ctrl-C (or SIGTERM) stops all of them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -16,6 +17,8 @@ import sys
 import threading
 import time
 from pathlib import Path
+
+from subsync import server
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -87,8 +90,9 @@ def _pump(name: str, stream, lock: threading.Lock) -> None:
 
 def commands(bind: str) -> dict[str, list[str]]:
     return {
-        "web": [PY, "-m", "gunicorn", "subsync.wsgi:application", "--bind", bind,
-                "--workers", os.environ.get("WEB_CONCURRENCY", "2"), "--access-logfile", "-"],
+        "web": server.command(host=bind.rsplit(":", 1)[0], port=bind.rsplit(":", 1)[1],
+                              workers=os.environ.get("WEB_CONCURRENCY", "2"),
+                              threads=os.environ.get("WEB_THREADS", "4"), access_log=True),
         "worker": [PY, "-m", "celery", "-A", "subsync", "worker", "--loglevel", "INFO",
                    "--concurrency", os.environ.get("WORKER_CONCURRENCY", "2")],
         "beat": [PY, "-m", "celery", "-A", "subsync", "beat", "--loglevel", "INFO"],
@@ -111,8 +115,12 @@ def main() -> int:
     bind = env.get("SUBSYNC_BIND", "127.0.0.1:8000")
     lock = threading.Lock()
     for name, cmd in commands(bind).items():
+        # The web server gets a process group of its own: Ctrl-C reaches only its main
+        # process (through us, as SIGTERM), which stops its workers; a granian worker
+        # signalled directly as well could hang instead of exiting.
         procs[name] = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                       stderr=subprocess.STDOUT, text=True)
+                                       stderr=subprocess.STDOUT, text=True,
+                                       start_new_session=name == "web")
     for name, proc in procs.items():
         threading.Thread(target=_pump, args=(name, proc.stdout, lock), daemon=True).start()
     _say(f"dashboard on http://{bind}/ (web, worker and beat running; Ctrl-C stops them)")
@@ -138,6 +146,8 @@ def main() -> int:
             proc.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             proc.kill()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(procs["web"].pid, signal.SIGKILL)  # any web worker left behind
     _say("stopped")
     return 0
 

@@ -38,7 +38,9 @@ def request_drain(*, force: bool = False) -> bool:
     (broker or cache down) is covered by the beat task that requeues stuck events.
     """
     try:
-        if not cache.add(FLAG, "1", timeout=FLAG_SECONDS) and not force:
+        if force:
+            cache.set(FLAG, "1", timeout=FLAG_SECONDS)
+        elif not cache.add(FLAG, "1", timeout=FLAG_SECONDS):
             return False
         app.send_task(DRAIN_TASK)
         return True

@@ -78,16 +78,34 @@ def customer_totals(customer_ids: Iterable[int]) -> dict[int, dict[str, int]]:
     return totals
 
 
+def _item_values(kind, item_id, quantity, unit_amount, amount, recurring) -> tuple:
+    return (str(kind), item_id, quantity, unit_amount, amount, recurring)
+
+
 def replace_items(items: dict[Subscription, tuple[NormalizedItem, ...]]) -> None:
-    """Make each subscription's stored items exactly `items[subscription]`."""
-    if not items:
+    """Make each subscription's stored items exactly `items[subscription]`.
+
+    Items that are already exactly so are left alone: most events (renewals, payments) do
+    not change them, and rewriting them cost a DELETE and an INSERT of every row.
+    """
+    wanted = {row.pk: [_item_values(i.kind, i.item_id, i.quantity, i.unit_amount, i.amount,
+                                    i.recurring) for i in row_items]
+              for row, row_items in items.items()}
+    stored: dict[int, list[tuple]] = {pk: [] for pk in wanted}
+    for pk, *values in (SubscriptionItem.objects.filter(subscription__in=list(wanted))
+                        .order_by("subscription_id", "pk")
+                        .values_list("subscription_id", "kind", "item_id", "quantity",
+                                     "unit_amount", "amount", "recurring")):
+        stored[pk].append(_item_values(*values))
+    changed = {pk for pk in wanted if wanted[pk] != stored[pk]}
+    if not changed:
         return
-    SubscriptionItem.objects.filter(subscription__in=[row.pk for row in items]).delete()
+    SubscriptionItem.objects.filter(subscription__in=list(changed)).delete()
     SubscriptionItem.objects.bulk_create([
-        SubscriptionItem(subscription=row, kind=str(item.kind), item_id=item.item_id,
-                         quantity=item.quantity, unit_amount=item.unit_amount,
-                         amount=item.amount, recurring=item.recurring)
-        for row, row_items in items.items() for item in row_items
+        SubscriptionItem(subscription_id=pk, kind=kind, item_id=item_id, quantity=quantity,
+                         unit_amount=unit_amount, amount=amount, recurring=recurring)
+        for pk in sorted(changed)
+        for kind, item_id, quantity, unit_amount, amount, recurring in wanted[pk]
     ])
 
 

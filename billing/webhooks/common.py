@@ -31,8 +31,16 @@ def request_headers(request: HttpRequest) -> dict[str, str]:
     return dict(request.headers.items())
 
 
+def answer(data: dict, *, status: int = 200) -> JsonResponse:
+    """A JSON answer with its Content-Length: webhook paths skip the middleware that would add
+    it, and without it a server must close the connection or chunk the body."""
+    response = JsonResponse(data, status=status)
+    response["Content-Length"] = str(len(response.content))
+    return response
+
+
 def error(status: int, message: str, **extra) -> JsonResponse:
-    return JsonResponse({"error": message, **extra}, status=status)
+    return answer({"error": message, **extra}, status=status)
 
 
 def payload_digest(data: bytes | str) -> str:
@@ -57,4 +65,4 @@ def keep_rejected(request: HttpRequest, *, provider: str, key: str, body: str, m
 def stored(result, *, event_id: str) -> JsonResponse:
     """The 200 answer for a stored delivery: new, a duplicate, or a failed one requeued."""
     outcome = "accepted" if result.created else ("requeued" if result.requeued else "duplicate")
-    return JsonResponse({"status": outcome, "event": event_id})
+    return answer({"status": outcome, "event": event_id})

@@ -42,8 +42,9 @@ step = st.tuples(
 def _changes(prefix: str, steps) -> list[Change]:
     changes = []
     for sub_index, customer_index, status, mrr, currency, version, deleted in steps:
-        sub = subscription(f"{prefix}-sub-{sub_index}", customer_id=f"{prefix}-cus-{customer_index}",
-                           status=status, mrr=mrr, currency=currency, version=version)
+        sub = subscription(f"{prefix}-sub-{sub_index}",
+                           customer_id=f"{prefix}-cus-{customer_index}", status=status, mrr=mrr,
+                           currency=currency, version=version)
         changes.append(Change(subscriptions=(replace(sub, deleted=deleted),)))
     return changes
 

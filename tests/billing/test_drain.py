@@ -1,0 +1,321 @@
+"""The debounced drain (billing.services.drain): one task per quiet period, batches until empty.
+
+No worker runs here: Celery sends are captured by replacing `send_task` on the app, and the
+drain (or the task function) is called directly. A tiny in-test adapter stands in for the
+provider, as in test_event_service.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from billing.models import Subscription, WebhookEvent
+from billing.normalized import ParsedEvent
+from billing.providers.base import ProviderAdapter, ProviderError, register
+from billing.services import drain, events
+from billing.tasks import drain_webhook_events
+from tests.support.normalized import subscription
+
+pytestmark = pytest.mark.django_db
+
+State = WebhookEvent.State
+
+
+class JsonAdapter(ProviderAdapter):
+    """Body {"sub": id, "mrr": N, "version": V} → one subscription; {"boom": msg} raises;
+    event type "unrelated" is ignored."""
+
+    name = "chargebee"
+
+    def parse_event(self, *, event_type, body):
+        data = json.loads(body)
+        if "boom" in data:
+            raise ProviderError(data["boom"], permanent=data.get("permanent", False))
+        if event_type == "unrelated":
+            return ParsedEvent(event_type=event_type, ignored_reason="not a subscription event")
+        return ParsedEvent(event_type=event_type, subscriptions=(
+            subscription(data.get("sub", "sub_1"), customer_id=f"cus_{data.get('sub', '1')}",
+                         mrr=data["mrr"], version=data["version"]),))
+
+
+@pytest.fixture(autouse=True)
+def adapter():
+    from billing.providers import base
+
+    previous = base._REGISTRY.get("chargebee")
+    register(JsonAdapter())
+    yield
+    if previous is not None:
+        register(previous)
+
+
+@pytest.fixture(autouse=True)
+def no_linger(settings):
+    settings.SUBSYNC_DRAIN_LINGER_SECONDS = 0
+
+
+@pytest.fixture
+def tasks(monkeypatch) -> list[tuple[str, list | None, dict | None, dict]]:
+    """Every Celery send as (name, args, kwargs, other options); nothing reaches a broker."""
+    assert drain.app is events.app
+    calls = []
+
+    def record(name, args=None, kwargs=None, **options):
+        calls.append((name, args, kwargs, options))
+
+    monkeypatch.setattr(drain.app, "send_task", record)
+    return calls
+
+
+class CacheWith:
+    """The drain's cache with some methods replaced (set on a stand-in, never on the shared
+    cache object, so nothing outlives the test)."""
+
+    def __init__(self, real, **methods):
+        self._real = real
+        self.__dict__.update(methods)
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+
+def drains(calls):
+    return [(args, kwargs) for name, args, kwargs, _ in calls if name == drain.DRAIN_TASK]
+
+
+def store(event_id, *, sub="sub_1", mrr=5000, version=1, event_type="subscription_created",
+          body=None):
+    body = body if body is not None else json.dumps({"sub": sub, "mrr": mrr, "version": version})
+    return events.store_event(provider="chargebee", event_id=event_id, event_type=event_type,
+                              body=body).event
+
+
+def status_of(event):
+    event.refresh_from_db()
+    return event.status
+
+
+# --- request_drain: one task per quiet period ------------------------------------------------
+
+def test_request_drain_sends_once_while_the_flag_is_set(tasks):
+    assert drain.request_drain() is True
+    assert drain.request_drain() is False
+    assert drains(tasks) == [(None, None)]
+    assert drain.cache.get(drain.FLAG) is not None
+
+
+def test_request_drain_with_force_sends_even_when_the_flag_is_set(tasks):
+    drain.request_drain()
+    assert drain.request_drain(force=True) is True
+    assert drains(tasks) == [(None, None), (None, None)]
+
+
+def test_request_drain_sends_again_once_the_flag_is_cleared(tasks):
+    drain.request_drain()
+    drain.cache.delete(drain.FLAG)
+    assert drain.request_drain() is True
+    assert len(drains(tasks)) == 2
+
+
+def test_request_drain_never_raises_when_the_broker_is_down(monkeypatch, caplog):
+    def broker_down(name, args=None, kwargs=None, **options):
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(drain.app, "send_task", broker_down)
+    assert drain.request_drain() is False
+    assert drain.request_drain(force=True) is False
+    assert "could not request a drain" in caplog.text
+
+
+def test_request_drain_never_raises_when_the_cache_is_down(monkeypatch, tasks):
+    def cache_down(*args, **kwargs):
+        raise ConnectionError("cache unreachable")
+
+    monkeypatch.setattr(drain, "cache", CacheWith(drain.cache, add=cache_down))
+    assert drain.request_drain() is False
+    assert tasks == []
+
+
+def test_announcing_a_stored_event_requests_one_drain(tasks, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        store("ev_a", sub="a")
+        store("ev_b", sub="b")
+    assert drains(tasks) == [(None, None)]
+
+
+# --- drain: batches until nothing is left ------------------------------------------------------
+
+def test_drain_processes_every_event_in_batches_and_clears_the_flag(tasks):
+    stored = [store(f"ev_{n}", sub=f"s{n}", mrr=1000 + n) for n in range(5)]
+    stored += [store(f"ev_u{n}", event_type="unrelated", body="{}") for n in range(2)]
+    drain.request_drain()  # the flag the webhook request set
+
+    assert drain.drain(batch_size=3) == 7
+
+    assert [status_of(e) for e in stored] == [State.PROCESSED] * 5 + [State.IGNORED] * 2
+    assert all(e.attempts == 1 for e in stored)
+    assert Subscription.objects.count() == 5
+    assert drain.cache.get(drain.FLAG) is None
+    assert not WebhookEvent.objects.filter(status=State.RECEIVED).exists()
+
+
+def test_drain_with_nothing_to_do_clears_the_flag_and_returns_zero(tasks):
+    drain.request_drain()
+    assert drain.drain(batch_size=3) == 0
+    assert drain.cache.get(drain.FLAG) is None
+    assert drain.request_drain() is True  # the next event starts a new drain
+
+
+def test_event_committed_between_last_claim_and_flag_clear_is_taken_by_the_same_drain(
+    tasks, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The window the flag protocol has to close: the drain has found nothing, then an event
+    is committed and announced while the flag is still set (so no new drain is sent), then the
+    drain clears the flag. Its look after the clear must find that event."""
+    first = store("ev_first", sub="first")
+    drain.request_drain()
+    tasks.clear()
+    real_delete = drain.cache.delete
+    late = []
+    announced_while_set = []
+
+    def delete_after_a_late_event(key, *args, **kwargs):
+        if key == drain.FLAG and not late:
+            with django_capture_on_commit_callbacks(execute=True) as callbacks:
+                late.append(store("ev_late", sub="late"))
+            assert len(callbacks) == 1  # it was announced...
+            announced_while_set.append(list(tasks))  # ...and the flag suppressed a send
+        return real_delete(key, *args, **kwargs)
+
+    monkeypatch.setattr(drain, "cache", CacheWith(drain.cache, delete=delete_after_a_late_event))
+
+    assert drain.drain(batch_size=3) == 2
+
+    assert late, "the drain never cleared its flag"
+    assert announced_while_set == [[]]
+    assert status_of(first) == State.PROCESSED
+    assert status_of(late[0]) == State.PROCESSED
+    assert drains(tasks) == []
+    assert drain.cache.get(drain.FLAG) is None
+
+
+def test_a_full_batch_asks_for_exactly_one_helper(tasks):
+    stored = [store(f"ev_{n}", sub=f"s{n}") for n in range(5)]
+    drain.request_drain()
+    tasks.clear()
+
+    assert drain.drain(batch_size=2) == 5
+
+    assert drains(tasks) == [(None, {"helper": True})]
+    assert drain.cache.get(drain.HELPER_FLAG) is not None
+    assert [status_of(e) for e in stored] == [State.PROCESSED] * 5
+
+
+def test_helper_drain_clears_its_own_flag_when_out_of_work(tasks):
+    stored = [store(f"ev_{n}", sub=f"s{n}") for n in range(3)]
+    drain.request_drain()
+    drain.cache.add(drain.HELPER_FLAG, "1", timeout=drain.FLAG_SECONDS)
+    tasks.clear()
+
+    assert drain_webhook_events(helper=True) == 3
+
+    assert drain.cache.get(drain.HELPER_FLAG) is None
+    # The flag of the main drain is not the helper's to clear, and a helper asks for no help.
+    assert drain.cache.get(drain.FLAG) is not None
+    assert tasks == []
+    assert [status_of(e) for e in stored] == [State.PROCESSED] * 3
+
+
+def test_poison_event_that_fails_to_parse_fails_alone_and_is_retried(tasks):
+    good_a = store("ev_a", sub="a")
+    poison = store("ev_poison", body='{"boom": "upstream hiccup"}')
+    good_b = store("ev_b", sub="b")
+
+    assert drain.drain(batch_size=5) == 3
+
+    assert status_of(good_a) == status_of(good_b) == State.PROCESSED
+    assert status_of(poison) == State.FAILED
+    assert "upstream hiccup" in poison.error and "Traceback" in poison.traceback
+    retries = [(args, options) for name, args, _, options in tasks
+               if name == events.PROCESS_TASK]
+    assert len(retries) == 1
+    args, options = retries[0]
+    assert args == [poison.pk]
+    assert options["countdown"] > 0
+
+
+def test_poison_event_that_fails_to_apply_fails_alone_and_is_retried(tasks, monkeypatch):
+    """The batch is applied in one transaction; when that fails, each event is applied on its
+    own so that the one that cannot be applied does not hold the others back."""
+    real_apply = events.apply_parsed_events
+
+    def refuse_poison(ready):
+        if any(event.event_id == "ev_poison" for event, _ in ready):
+            raise RuntimeError("cannot apply this one")
+        return real_apply(ready)
+
+    monkeypatch.setattr(events, "apply_parsed_events", refuse_poison)
+    good_a = store("ev_a", sub="a")
+    poison = store("ev_poison", sub="p")
+    good_b = store("ev_b", sub="b")
+
+    assert drain.drain(batch_size=5) == 3
+
+    assert status_of(good_a) == status_of(good_b) == State.PROCESSED
+    assert status_of(poison) == State.FAILED
+    assert "cannot apply this one" in poison.error
+    assert sorted(Subscription.objects.values_list("external_id", flat=True)) == ["a", "b"]
+    retries = [(args, options) for name, args, _, options in tasks
+               if name == events.PROCESS_TASK]
+    assert [args for args, _ in retries] == [[poison.pk]]
+    assert retries[0][1]["countdown"] > 0
+
+
+def test_permanent_failure_schedules_no_retry(tasks):
+    good = store("ev_good", sub="good")
+    bad = store("ev_bad", body='{"boom": "nonsense", "permanent": true}')
+
+    assert drain.drain(batch_size=5) == 2
+
+    assert status_of(good) == State.PROCESSED
+    assert status_of(bad) == State.FAILED and "nonsense" in bad.error
+    assert [t for t in tasks if t[0] == events.PROCESS_TASK] == []
+
+
+def test_drain_out_of_time_stops_after_one_batch_and_forces_a_new_drain(tasks):
+    stored = [store(f"ev_{n}", sub=f"s{n}") for n in range(5)]
+    drain.request_drain()
+    tasks.clear()
+
+    assert drain.drain(batch_size=2, max_seconds=0) == 2
+
+    statuses = [status_of(e) for e in stored]
+    assert statuses.count(State.PROCESSED) == 2
+    assert statuses.count(State.RECEIVED) == 3
+    # The flag is still set (this drain did not finish), yet a new drain is sent.
+    assert drain.cache.get(drain.FLAG) is not None
+    assert drains(tasks) == [(None, {"helper": True}), (None, None)]
+
+
+def test_helper_out_of_time_clears_its_flag_and_requests_nothing(tasks):
+    stored = [store(f"ev_{n}", sub=f"s{n}") for n in range(3)]
+    drain.cache.add(drain.HELPER_FLAG, "1", timeout=drain.FLAG_SECONDS)
+
+    assert drain.drain(helper=True, batch_size=2, max_seconds=0) == 2
+
+    assert [status_of(e) for e in stored].count(State.RECEIVED) == 1
+    assert drain.cache.get(drain.HELPER_FLAG) is None
+    assert tasks == []
+
+
+def test_drain_task_returns_how_many_events_it_processed(tasks):
+    stored = [store(f"ev_{n}", sub=f"s{n}") for n in range(4)]
+    drain.request_drain()
+
+    assert drain_webhook_events() == 4
+    assert drain_webhook_events() == 0
+
+    assert [status_of(e) for e in stored] == [State.PROCESSED] * 4
+    assert drain.cache.get(drain.FLAG) is None
