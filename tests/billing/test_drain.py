@@ -12,43 +12,19 @@ import json
 import pytest
 
 from billing.models import Subscription, WebhookEvent
-from billing.normalized import ParsedEvent
-from billing.providers.base import ProviderAdapter, ProviderError, register
 from billing.services import drain, events
 from billing.tasks import drain_webhook_events
-from tests.support.normalized import subscription
+from tests.support.json_adapter import json_adapter_registered
 
 pytestmark = pytest.mark.django_db
 
 State = WebhookEvent.State
 
 
-class JsonAdapter(ProviderAdapter):
-    """Body {"sub": id, "mrr": N, "version": V} → one subscription; {"boom": msg} raises;
-    event type "unrelated" is ignored."""
-
-    name = "chargebee"
-
-    def parse_event(self, *, event_type, body):
-        data = json.loads(body)
-        if "boom" in data:
-            raise ProviderError(data["boom"], permanent=data.get("permanent", False))
-        if event_type == "unrelated":
-            return ParsedEvent(event_type=event_type, ignored_reason="not a subscription event")
-        return ParsedEvent(event_type=event_type, subscriptions=(
-            subscription(data.get("sub", "sub_1"), customer_id=f"cus_{data.get('sub', '1')}",
-                         mrr=data["mrr"], version=data["version"]),))
-
-
 @pytest.fixture(autouse=True)
 def adapter():
-    from billing.providers import base
-
-    previous = base._REGISTRY.get("chargebee")
-    register(JsonAdapter())
-    yield
-    if previous is not None:
-        register(previous)
+    with json_adapter_registered():
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -228,49 +204,42 @@ def test_helper_drain_clears_its_own_flag_when_out_of_work(tasks):
     assert [status_of(e) for e in stored] == [State.PROCESSED] * 3
 
 
-def test_poison_event_that_fails_to_parse_fails_alone_and_is_retried(tasks):
-    good_a = store("ev_a", sub="a")
-    poison = store("ev_poison", body='{"boom": "upstream hiccup"}')
-    good_b = store("ev_b", sub="b")
-
-    assert drain.drain(batch_size=5) == 3
-
-    assert status_of(good_a) == status_of(good_b) == State.PROCESSED
-    assert status_of(poison) == State.FAILED
-    assert "upstream hiccup" in poison.error and "Traceback" in poison.traceback
+def assert_one_delayed_retry(tasks, event) -> None:
+    """Exactly one retry was scheduled: the event's own task, after a delay."""
     retries = [(args, options) for name, args, _, options in tasks
                if name == events.PROCESS_TASK]
-    assert len(retries) == 1
-    args, options = retries[0]
-    assert args == [poison.pk]
-    assert options["countdown"] > 0
-
-
-def test_poison_event_that_fails_to_apply_fails_alone_and_is_retried(tasks, monkeypatch):
-    """The batch is applied in one transaction; when that fails, each event is applied on its
-    own so that the one that cannot be applied does not hold the others back."""
-    real_apply = events.apply_parsed_events
-
-    def refuse_poison(ready):
-        if any(event.event_id == "ev_poison" for event, _ in ready):
-            raise RuntimeError("cannot apply this one")
-        return real_apply(ready)
-
-    monkeypatch.setattr(events, "apply_parsed_events", refuse_poison)
-    good_a = store("ev_a", sub="a")
-    poison = store("ev_poison", sub="p")
-    good_b = store("ev_b", sub="b")
-
-    assert drain.drain(batch_size=5) == 3
-
-    assert status_of(good_a) == status_of(good_b) == State.PROCESSED
-    assert status_of(poison) == State.FAILED
-    assert "cannot apply this one" in poison.error
-    assert sorted(Subscription.objects.values_list("external_id", flat=True)) == ["a", "b"]
-    retries = [(args, options) for name, args, _, options in tasks
-               if name == events.PROCESS_TASK]
-    assert [args for args, _ in retries] == [[poison.pk]]
+    assert [args for args, _ in retries] == [[event.pk]]
     assert retries[0][1]["countdown"] > 0
+
+
+@pytest.mark.parametrize("fails_in", ["parse", "apply"])
+def test_poison_event_fails_alone_and_is_retried(tasks, monkeypatch, fails_in):
+    """Parsing happens event by event; the batch is applied in one transaction, and when that
+    fails each event is applied on its own, so that the one that cannot be applied does not
+    hold the others back."""
+    if fails_in == "parse":
+        poison_body, message = '{"boom": "upstream hiccup"}', "upstream hiccup"
+    else:
+        poison_body, message = None, "cannot apply this one"
+        real_apply = events.apply_parsed_events
+
+        def refuse_poison(ready):
+            if any(event.event_id == "ev_poison" for event, _ in ready):
+                raise RuntimeError(message)
+            return real_apply(ready)
+
+        monkeypatch.setattr(events, "apply_parsed_events", refuse_poison)
+    good_a = store("ev_a", sub="a")
+    poison = store("ev_poison", sub="p", body=poison_body)
+    good_b = store("ev_b", sub="b")
+
+    assert drain.drain(batch_size=5) == 3
+
+    assert status_of(good_a) == status_of(good_b) == State.PROCESSED
+    assert status_of(poison) == State.FAILED
+    assert message in poison.error and "Traceback" in poison.traceback
+    assert sorted(Subscription.objects.values_list("external_id", flat=True)) == ["a", "b"]
+    assert_one_delayed_retry(tasks, poison)
 
 
 def test_permanent_failure_schedules_no_retry(tasks):

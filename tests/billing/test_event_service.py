@@ -4,44 +4,21 @@ A tiny in-test provider adapter stands in for Chargebee/Braintree here: this fil
 pipeline, not a provider's format (those have their own tests).
 """
 
-import json
 from datetime import timedelta
 
 import pytest
 
 from billing.models import Subscription, WebhookEvent
-from billing.normalized import ParsedEvent
-from billing.providers.base import ProviderAdapter, ProviderError, register
 from billing.services import events
-from tests.support.normalized import subscription
+from tests.support.json_adapter import json_adapter_registered
 
 pytestmark = pytest.mark.django_db
 
 
-class JsonAdapter(ProviderAdapter):
-    """Body {"mrr": N, "version": V} → one subscription; {"boom": msg} raises."""
-
-    name = "chargebee"
-
-    def parse_event(self, *, event_type, body):
-        data = json.loads(body)
-        if "boom" in data:
-            raise ProviderError(data["boom"], permanent=data.get("permanent", False))
-        if event_type == "unrelated":
-            return ParsedEvent(event_type=event_type, ignored_reason="not a subscription event")
-        return ParsedEvent(event_type=event_type, subscriptions=(
-            subscription(mrr=data["mrr"], version=data["version"]),))
-
-
 @pytest.fixture(autouse=True)
 def adapter():
-    from billing.providers import base
-
-    previous = base._REGISTRY.get("chargebee")
-    register(JsonAdapter())
-    yield
-    if previous is not None:
-        register(previous)
+    with json_adapter_registered():
+        yield
 
 
 def store(event_id="ev_1", body='{"mrr": 5000, "version": 1}', event_type="subscription_created"):
