@@ -22,7 +22,7 @@ from billing.models import WebhookEvent
 from billing.providers.braintree import intake
 from billing.providers.braintree.configured import BraintreeNotConfigured, gateway_from_settings
 from billing.providers.braintree.errors import BraintreeEventError, BraintreeSignatureError
-from billing.providers.braintree.parse import dedupe_key, verify_and_parse
+from billing.providers.braintree.parse import dedupe_key, verify_and_read
 from billing.services.events import store_event
 from billing.webhooks.common import (
     BodyTooLarge,
@@ -58,8 +58,8 @@ def braintree_webhook(request: HttpRequest) -> JsonResponse:
         return error(403, "invalid Braintree signature: payload contains illegal characters")
     text = body.decode("utf-8", errors="replace")
     try:
-        notification = verify_and_parse(gateway, signature=form.signature,
-                                        payload=form.payload)
+        notification = verify_and_read(gateway, signature=form.signature,
+                                       payload=form.payload)
     except BraintreeSignatureError:
         return error(403, "invalid Braintree signature")
     except BraintreeEventError as exc:

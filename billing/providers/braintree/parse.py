@@ -1,9 +1,10 @@
 """Braintree webhooks: verify and decode a notification, then say what it means.
 
 Two steps, because the webhook view and the worker need different things:
-1. `verify_and_parse` (in the view): check the signature with our keys, decode, and return
-   what the raw event row needs: a dedupe key (Braintree notifications carry no id), the
-   kind, and the ordering version (the notification timestamp in ms).
+1. `verify_and_read` (in the view): check the signature with our keys and read only what
+   the raw event row needs: a dedupe key (Braintree notifications carry no id), the kind and
+   the notification timestamp. `verify_and_parse` does the same with the SDK's full parse,
+   which costs the request about 0.8 ms more (its XML parser builds every object).
 2. `normalize_notification` (in the worker, from the stored payload via `decode_payload`):
    a ParsedEvent with one NormalizedSubscription for subscription kinds, or an ignored
    reason for everything else.
@@ -16,12 +17,15 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import datetime
+from xml.etree import ElementTree
 from xml.parsers.expat import ExpatError
 
 import braintree
 from braintree.exceptions import InvalidSignatureError
+from braintree.util.crypto import Crypto
 from braintree.util.datetime_parser import parse_datetime
 from braintree.util.xml_util import XmlUtil
 
@@ -40,6 +44,7 @@ __all__ = [
     "dedupe_key",
     "normalize_notification",
     "verify_and_parse",
+    "verify_and_read",
 ]
 
 _Kind = braintree.WebhookNotification.Kind
@@ -54,6 +59,8 @@ SUBSCRIPTION_KINDS = frozenset({
     _Kind.SubscriptionWentPastDue,
 })
 
+# The SDK refuses payloads with other characters before checking the signature.
+_ILLEGAL_PAYLOAD = re.compile(rb"[^A-Za-z0-9+=/\n]")
 # What can go wrong decoding a payload whose signature is fine (or not checked).
 _DECODE_ERRORS = (binascii.Error, ExpatError, KeyError, TypeError, ValueError, AttributeError,
                   ArithmeticError, UnicodeError)
@@ -103,6 +110,65 @@ def verify_and_parse(
     except _DECODE_ERRORS as exc:
         raise BraintreeEventError(f"malformed Braintree payload: {exc!r}") from exc
     return _wrap(sdk, payload=payload)
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """What the webhook view stores a verified notification under."""
+
+    kind: str
+    occurred_at: datetime
+    dedupe_key: str
+
+
+def _signature_matches(config, *, signature: str, payload: bytes) -> bool:
+    """The SDK's check (provider-facts): one `public_key|hex HMAC-SHA1` pair must be ours and
+    match the payload, with or without a trailing newline; compared in constant time."""
+    pairs = [pair.split("|", 1) for pair in signature.split("&") if "|" in pair]
+    theirs = next((sig for key, sig in pairs if key == config.public_key), None)
+    if not theirs:
+        return False
+    return any(Crypto.secure_compare(Crypto.sha1_hmac_hash(config.private_key, candidate), theirs)
+               for candidate in (payload, payload + b"\n"))
+
+
+def verify_and_read(
+    gateway: braintree.BraintreeGateway, *, signature: str | None, payload: str | bytes | None
+) -> Envelope:
+    """Check `bt_signature` against our keys and read kind and timestamp from `bt_payload`.
+
+    Same answers as `verify_and_parse` (BraintreeSignatureError: 403, BraintreeEventError: 400)
+    with a cheap read of three elements instead of the SDK's full parse; the worker decodes
+    the stored payload fully (`decode_payload`).
+    """
+    if not payload:
+        raise BraintreeEventError("bt_payload is missing")
+    if not signature:
+        raise BraintreeSignatureError("bt_signature is missing")
+    raw = payload.encode("ascii", "replace") if isinstance(payload, str) else payload
+    if _ILLEGAL_PAYLOAD.search(raw):
+        raise BraintreeSignatureError("invalid Braintree signature: payload contains illegal "
+                                      "characters")
+    if not _signature_matches(gateway.config, signature=signature, payload=raw):
+        raise BraintreeSignatureError("invalid Braintree signature")
+    try:
+        # Only a payload signed with our key gets here (as with the SDK, which parses with expat).
+        root = ElementTree.fromstring(base64.decodebytes(raw))  # noqa: S314
+    except (*_DECODE_ERRORS, ElementTree.ParseError) as exc:
+        raise BraintreeEventError(f"malformed Braintree payload: {exc!r}") from exc
+    kind = (root.findtext("kind") or "").strip()
+    if root.tag != "notification" or not kind:
+        raise BraintreeEventError("notification has no kind")
+    if kind in SUBSCRIPTION_KINDS and not (root.findtext("subject/subscription/id") or "").strip():
+        raise BraintreeEventError(f"{kind} notification without a subscription id")
+    stamp = (root.findtext("timestamp") or "").strip()
+    if not stamp:
+        raise BraintreeEventError("notification has no timestamp")
+    try:
+        occurred_at = as_utc(parse_datetime(stamp))
+    except ValueError as exc:
+        raise BraintreeEventError(f"bad notification timestamp {stamp!r}") from exc
+    return Envelope(kind=kind, occurred_at=occurred_at, dedupe_key=dedupe_key(payload=raw))
 
 
 def decode_payload(*, payload: str | bytes) -> WebhookNotification:
