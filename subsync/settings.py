@@ -247,10 +247,6 @@ SUBSYNC_EVENT_BATCH_SIZE = env.int("SUBSYNC_EVENT_BATCH_SIZE", default=200)
 SUBSYNC_DRAIN_SECONDS = env.float("SUBSYNC_DRAIN_SECONDS", default=60.0)
 # After a batch that was not full, wait this long for more events before the next one.
 SUBSYNC_DRAIN_LINGER_SECONDS = env.float("SUBSYNC_DRAIN_LINGER_SECONDS", default=0.25)
-# Web and worker on the same cores: while webhooks pour in, a drain works only this share of
-# the time (1 = always), unless the oldest waiting event is older than the lag below.
-SUBSYNC_DRAIN_BURST_SHARE = env.float("SUBSYNC_DRAIN_BURST_SHARE", default=1.0)
-SUBSYNC_DRAIN_MAX_LAG_SECONDS = env.float("SUBSYNC_DRAIN_MAX_LAG_SECONDS", default=30.0)
 # The first Chargebee event poll looks back this far (Chargebee retries webhooks for ~3 days).
 SUBSYNC_CHARGEBEE_POLL_LOOKBACK_HOURS = env.int("SUBSYNC_CHARGEBEE_POLL_LOOKBACK_HOURS", default=72)
 

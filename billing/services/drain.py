@@ -59,29 +59,6 @@ def _ask_for_help() -> None:
         log.warning("could not start a helper drain", exc_info=True)
 
 
-def _yield_during_burst(*, busy: float) -> None:
-    """While webhooks are still pouring in, leave the CPU to the requests for a while.
-
-    Only with SUBSYNC_DRAIN_BURST_SHARE below 1 (web and worker sharing cores): after a full
-    batch, the drain sleeps so that it works that share of the time, as long as the newest
-    waiting event arrived within the last second and the oldest is younger than
-    SUBSYNC_DRAIN_MAX_LAG_SECONDS. Once the burst is over (or the lag too long) it applies
-    at full speed again. Acknowledging the provider fast matters more than applying in the
-    same second; applying stays bounded.
-    """
-    share = settings.SUBSYNC_DRAIN_BURST_SHARE
-    if share >= 1:
-        return
-    from billing.services.events import waiting_span
-
-    newest_age, oldest_age = waiting_span()
-    if newest_age is None or newest_age > 1.0:
-        return
-    if oldest_age > settings.SUBSYNC_DRAIN_MAX_LAG_SECONDS:
-        return
-    time.sleep(busy * (1 / max(share, 0.05) - 1))
-
-
 def drain(*, helper: bool = False, batch_size: int | None = None,
           max_seconds: float | None = None) -> int:
     """Process received events batch after batch; return how many were claimed.
@@ -108,12 +85,9 @@ def drain(*, helper: bool = False, batch_size: int | None = None,
             return done
         if len(batch) == batch_size and not helper:
             _ask_for_help()
-        began = time.monotonic()
         schedule_retries(process_claimed(batch).failures)
         done += len(batch)
-        if len(batch) == batch_size:
-            _yield_during_burst(busy=time.monotonic() - began)
-        else:
+        if len(batch) < batch_size:
             # Events are arriving slower than we apply them: let the next batch fill up a
             # little (a few statements per batch, not per event, is what makes it cheap).
             time.sleep(linger)

@@ -208,17 +208,6 @@ def claim_events(*, limit: int = 1, ids: Sequence[int] | None = None) -> list[We
     return claimed
 
 
-def waiting_span() -> tuple[float | None, float | None]:
-    """Seconds since the newest and the oldest received (waiting) event arrived."""
-    rows = WebhookEvent.objects.filter(status=State.RECEIVED)
-    newest = rows.order_by("-received_at").values_list("received_at", flat=True).first()
-    if newest is None:
-        return None, None
-    oldest = rows.order_by("received_at").values_list("received_at", flat=True).first()
-    now = timezone.now()
-    return (now - newest).total_seconds(), (now - (oldest or newest)).total_seconds()
-
-
 def _fail(event: WebhookEvent, exc: BaseException, *, permanent: bool) -> EventProcessingError:
     """Keep the error and traceback on the row (call inside the `except`)."""
     WebhookEvent.objects.filter(pk=event.pk).update(
