@@ -25,7 +25,12 @@ def process_webhook_event(self, event_id: int) -> str | None:
 
 @shared_task(name="billing.tasks.drain_webhook_events")
 def drain_webhook_events(helper: bool = False) -> int:
-    return drain.drain(helper=helper)
+    try:
+        return drain.drain(helper=helper)
+    except Exception:
+        # The next stored event must be able to ask for a new drain at once.
+        drain.forget_request(helper=helper)
+        raise
 
 
 @shared_task(name="billing.tasks.requeue_stuck_events")

@@ -94,7 +94,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Off, as Django's default: a check is a SELECT 1 before each request's first query,
+    # about a tenth of a webhook's cost. The webhook INSERT reconnects once by itself when the
+    # connection broke since the last request (billing.services.events); elsewhere a broken
+    # connection fails one request or task and is dropped after it.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DATABASE_CONN_HEALTH_CHECKS",
+                                                          default=False)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -50,6 +50,14 @@ def request_drain(*, force: bool = False) -> bool:
         return False
 
 
+def forget_request(*, helper: bool = False) -> None:
+    """Clear the flag of a drain that died, so that the next event starts a new one."""
+    try:
+        cache.delete(HELPER_FLAG if helper else FLAG)
+    except Exception:
+        log.warning("could not clear the drain flag", exc_info=True)
+
+
 def _ask_for_help() -> None:
     """A full batch means a backlog: let a second worker process drain beside this one."""
     try:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -101,6 +101,12 @@ def _insert_sql(connection) -> tuple[str, list]:
     return sql, fields
 
 
+def _execute_returning(connection, sql: str, values: list) -> tuple | None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        return cursor.fetchone()
+
+
 def _insert(**fields) -> WebhookEvent | None:
     """INSERT one row unless its provider + event id is already stored (then None).
 
@@ -114,9 +120,15 @@ def _insert(**fields) -> WebhookEvent | None:
     event = WebhookEvent(**fields)
     values = [f.get_db_prep_save(f.pre_save(event, add=True), connection)
               for f in model_fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
-        row = cursor.fetchone()
+    try:
+        row = _execute_returning(connection, sql, values)
+    except (OperationalError, InterfaceError):
+        if connection.in_atomic_block:
+            raise
+        # The connection broke since it was last used (a database restart): one new one.
+        log.warning("database connection lost; storing the event on a new one")
+        connection.close()
+        row = _execute_returning(connection, sql, values)
     if row is None:
         return None
     event.pk = row[0]

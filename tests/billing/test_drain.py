@@ -288,3 +288,19 @@ def test_drain_task_returns_how_many_events_it_processed(tasks):
 
     assert [status_of(e) for e in stored] == [State.PROCESSED] * 4
     assert drain.cache.get(drain.FLAG) is None
+
+
+def test_a_drain_that_dies_clears_its_flag_so_the_next_event_starts_another(tasks, monkeypatch):
+    drain.request_drain()
+    assert drain.cache.get(drain.FLAG) is not None
+
+    def database_gone(**kwargs):
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(drain, "drain", database_gone)
+    with pytest.raises(RuntimeError):
+        drain_webhook_events()
+
+    assert drain.cache.get(drain.FLAG) is None
+    tasks.clear()
+    assert drain.request_drain() and len(drains(tasks)) == 1

@@ -53,3 +53,25 @@ def test_redelivery_of_a_failed_event_is_requeued(sent):
     assert again.requeued
     assert WebhookEvent.objects.get().status == "received"
     assert sent == [first.event.pk, first.event.pk]
+
+
+def test_a_connection_broken_since_its_last_use_is_replaced_and_the_event_stored(sent):
+    """The database restarted between two deliveries (here: our server process is killed).
+    Without health checks, the first statement finds out; the INSERT reconnects once."""
+    if connection.vendor != "postgresql":
+        pytest.skip("kills a PostgreSQL server process: runs on PostgreSQL (CI)")
+    import psycopg
+
+    connection.ensure_connection()
+    doomed = connection.connection.info.backend_pid
+    settings = connection.settings_dict
+    with psycopg.connect(host=settings["HOST"], port=settings["PORT"] or 5432,
+                         user=settings["USER"], password=settings["PASSWORD"] or None,
+                         dbname=settings["NAME"], autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [doomed])
+
+    result = store(make_event("subscription_created", event_id="ev_after_restart"))
+
+    assert result.created and sent == [result.event.pk]
+    assert connection.connection.info.backend_pid != doomed
+    assert WebhookEvent.objects.filter(event_id="ev_after_restart").count() == 1
