@@ -10,8 +10,10 @@ from billing.services import drain, events
 def _no_drain_flags():
     """Drain flags live in a shared cache (Redis or files): none may leak between tests."""
     cache.delete_many([drain.FLAG, drain.HELPER_FLAG])
+    drain._requested_until = 0.0
     yield
     cache.delete_many([drain.FLAG, drain.HELPER_FLAG])
+    drain._requested_until = 0.0
 
 
 @pytest.fixture

@@ -10,6 +10,11 @@ The flag protocol loses nothing: the drain clears the flag *before* its last loo
 An event committed before that look is found by it; an event committed after it finds the flag
 clear and sends a new drain. A flag left behind by a killed worker expires after
 FLAG_SECONDS, and the beat task that requeues stuck events starts a drain regardless.
+
+Asking costs a round trip to the cache, so a process that found the flag set does not ask
+again for QUIET_SECONDS. That is safe because the drain waits twice that long between
+clearing the flag and its last look: a request that stayed quiet did so before the flag was
+cleared plus QUIET_SECONDS, so its event was committed before that last look.
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ FLAG = "billing:drain-requested"
 HELPER_FLAG = "billing:drain-helper"
 # Longer than any batch takes, short enough that a lost drain is replaced quickly.
 FLAG_SECONDS = 60
+QUIET_SECONDS = 0.1
+# monotonic() until which this process knows a drain is requested (see the module docstring)
+_requested_until = 0.0
 
 
 def request_drain(*, force: bool = False) -> bool:
@@ -37,10 +45,15 @@ def request_drain(*, force: bool = False) -> bool:
     Never raises: the event is stored and committed, and a failure to ask for its processing
     (broker or cache down) is covered by the beat task that requeues stuck events.
     """
+    global _requested_until
+    asked_at = time.monotonic()
+    if not force and asked_at < _requested_until:
+        return False
     try:
         if force:
             cache.set(FLAG, "1", timeout=FLAG_SECONDS)
         elif not cache.add(FLAG, "1", timeout=FLAG_SECONDS):
+            _requested_until = asked_at + QUIET_SECONDS
             return False
         app.send_task(DRAIN_TASK)
         return True
@@ -86,6 +99,7 @@ def drain(*, helper: bool = False, batch_size: int | None = None,
         if not batch and not helper:
             # Clear the flag first, then look once more: see the module docstring.
             cache.delete(FLAG)
+            time.sleep(2 * QUIET_SECONDS)
             batch = claim_events(limit=batch_size)
         if not batch:
             if helper:

@@ -8,6 +8,8 @@ provider, as in test_event_service.
 from __future__ import annotations
 
 import json
+import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -175,6 +177,56 @@ def test_event_committed_between_last_claim_and_flag_clear_is_taken_by_the_same_
     assert status_of(late[0]) == State.PROCESSED
     assert drains(tasks) == []
     assert drain.cache.get(drain.FLAG) is None
+
+
+def test_a_process_that_found_the_flag_set_stays_quiet_for_a_moment(tasks, monkeypatch):
+    asked = []
+    real_add = drain.cache.add
+
+    def counting_add(*args, **kwargs):
+        asked.append(args[0])
+        return real_add(*args, **kwargs)
+
+    monkeypatch.setattr(drain, "cache", CacheWith(drain.cache, add=counting_add))
+    clock = [1000.0]
+    monkeypatch.setattr(drain, "time", SimpleNamespace(monotonic=lambda: clock[0],
+                                                       sleep=time.sleep))
+    assert drain.request_drain() is True  # sends; the flag is now set
+    assert drain.request_drain() is False  # finds the flag set
+    assert drain.request_drain() is False  # within the quiet period: does not even ask
+    assert len(asked) == 2
+    clock[0] += drain.QUIET_SECONDS
+    drain.cache.delete(drain.FLAG)
+    assert drain.request_drain() is True  # asks again after it, and the flag is gone
+    assert len(asked) == 3 and len(drains(tasks)) == 2
+
+
+def test_event_announced_quietly_after_the_flag_was_cleared_is_taken_by_the_same_drain(
+    tasks, monkeypatch, django_capture_on_commit_callbacks
+):
+    """A request that found the flag set a moment ago does not ask again; if the drain clears
+    the flag meanwhile, that request's event must still be found: the drain waits out the
+    quiet period between clearing the flag and its last look."""
+    first = store("ev_first", sub="first")
+    drain.request_drain()
+    assert drain.request_drain() is False  # this process now stays quiet for a moment
+    tasks.clear()
+    late = []
+
+    def sleep(seconds):
+        if seconds == 2 * drain.QUIET_SECONDS and not late:
+            assert drain.cache.get(drain.FLAG) is None  # the flag is already cleared
+            with django_capture_on_commit_callbacks(execute=True):
+                late.append(store("ev_quiet", sub="quiet"))
+        time.sleep(seconds)
+
+    monkeypatch.setattr(drain, "time", SimpleNamespace(monotonic=time.monotonic, sleep=sleep))
+
+    assert drain.drain(batch_size=3) == 2
+
+    assert late, "the drain never waited out the quiet period"
+    assert drains(tasks) == []  # the quiet request sent nothing...
+    assert status_of(first) == status_of(late[0]) == State.PROCESSED  # ...and lost nothing
 
 
 def test_a_full_batch_asks_for_exactly_one_helper(tasks):
