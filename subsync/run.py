@@ -52,6 +52,14 @@ def ensure_admin(env: dict) -> None:
         raise SystemExit(result.stderr)
 
 
+def _spawn(cmd: list[str], *, env: dict) -> subprocess.Popen:
+    """Start a child in a process group of its own: Ctrl-C in the terminal reaches only us,
+    and we stop the children in order (the web first, the emulator last, so that a worker's
+    last push still has its Salesforce) and then remove whatever each one left behind."""
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+
 def start_emulator(env: dict, var_dir: Path) -> subprocess.Popen | None:
     """Start the Salesforce emulator unless real credentials are configured."""
     if env.get("SALESFORCE_CLIENT_ID") or env.get("SALESFORCE_USERNAME"):
@@ -60,11 +68,8 @@ def start_emulator(env: dict, var_dir: Path) -> subprocess.Popen | None:
     ready = cert_dir / "ready.json"
     ready.unlink(missing_ok=True)
     port = env.get("SUBSYNC_EMULATOR_PORT", "8443")
-    proc = subprocess.Popen(
-        [PY, "-m", "crm.salesforce.emulator", "--port", port, "--cert-dir", str(cert_dir),
-         "--state", str(cert_dir / "state.json")],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
+    proc = _spawn([PY, "-m", "crm.salesforce.emulator", "--port", port, "--cert-dir",
+                   str(cert_dir), "--state", str(cert_dir / "state.json")], env=env)
     deadline = time.monotonic() + 30
     while not ready.exists():
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -115,18 +120,16 @@ def main() -> int:
     bind = env.get("SUBSYNC_BIND", "127.0.0.1:8000")
     lock = threading.Lock()
     for name, cmd in commands(bind).items():
-        # The web server gets a process group of its own: Ctrl-C reaches only its main
-        # process (through us, as SIGTERM), which stops its workers; a granian worker
-        # signalled directly as well could hang instead of exiting.
-        procs[name] = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                       stderr=subprocess.STDOUT, text=True,
-                                       start_new_session=name == "web")
+        procs[name] = _spawn(cmd, env=env)
     for name, proc in procs.items():
         threading.Thread(target=_pump, args=(name, proc.stdout, lock), daemon=True).start()
     _say(f"dashboard on http://{bind}/ (web, worker and beat running; Ctrl-C stops them)")
 
     stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    # Ctrl-C reaches only us (the children have their own process groups); a shell that
+    # started us in the background may have left SIGINT ignored, so install it ourselves.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
     try:
         while not stopping.is_set():
             for name, proc in procs.items():
@@ -137,17 +140,21 @@ def main() -> int:
     except KeyboardInterrupt:
         pass
     _say("stopping")
-    for proc in procs.values():
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + 20
+    # The emulator last, so that a worker's last push still has its Salesforce.
+    for group in ([n for n in procs if n != "emulator"], [n for n in procs if n == "emulator"]):
+        for name in group:
+            if procs[name].poll() is None:
+                procs[name].send_signal(signal.SIGTERM)
+        for name in group:
+            try:
+                procs[name].wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _say(f"{name} did not stop in time; killing it")
     for proc in procs.values():
-        try:
-            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(procs["web"].pid, signal.SIGKILL)  # any web worker left behind
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # whatever it left behind (pool processes)
+        proc.wait()
     _say("stopped")
     return 0
 

@@ -90,13 +90,30 @@ def start(env: dict) -> subprocess.Popen:
                             start_new_session=True)
 
 
-def stop(proc: subprocess.Popen) -> str:
+def processes_of(var_dir: str) -> list[str]:
+    """Command lines of the live processes started with this run's SUBSYNC_VAR_DIR (every
+    child of `make run` inherits it), whatever process group they are in."""
+    marker = f"SUBSYNC_VAR_DIR={var_dir}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if marker in (entry / "environ").read_bytes().split(b"\0"):
+                found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+    return found
+
+
+def stop(proc: subprocess.Popen, env: dict) -> str:
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
     output, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, output
-    # Nothing of the process group is left running.
+    # Nothing it started is left running, in its process group or in the children's own.
     with pytest.raises(ProcessLookupError):
         os.killpg(proc.pid, 0)
+    assert processes_of(env["SUBSYNC_VAR_DIR"]) == []
     return output
 
 
@@ -120,7 +137,7 @@ def test_make_run_serves_health_runs_tasks_and_stops_cleanly(tmp_path):
         contract = wait_for_activated_contract(tmp_path, "chargebee:sub_smoke")
         assert contract["Subsync_MRR__c"] == 49.0
     finally:
-        output = stop(proc) if proc.poll() is None else proc.stdout.read()
+        output = stop(proc, env) if proc.poll() is None else proc.stdout.read()
     assert output.count("created the first admin account") == 1
     assert "worker |" in output and "beat |" in output and "web |" in output
     assert "using the built-in Salesforce emulator" in output
@@ -129,5 +146,5 @@ def test_make_run_serves_health_runs_tasks_and_stops_cleanly(tmp_path):
     try:
         wait_healthy(f"http://127.0.0.1:{port}/healthz", second)
     finally:
-        output = stop(second)
+        output = stop(second, env)
     assert "created the first admin account" not in output
