@@ -3,7 +3,16 @@
 import pytest
 from django.core.cache import cache
 
+from billing.providers.braintree.cache import forget_plans
 from billing.services import drain, events
+
+
+@pytest.fixture(autouse=True)
+def _no_remembered_braintree_plans():
+    """Plan rows are remembered per process for a minute; tests change them freely."""
+    forget_plans()
+    yield
+    forget_plans()
 
 
 @pytest.fixture(autouse=True)

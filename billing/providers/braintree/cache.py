@@ -18,6 +18,7 @@ API calls happen here, in the worker; never call this from a web request.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -33,6 +34,16 @@ from .normalize import to_ms
 from .resolver import ApiResolver
 
 MAX_AGE = timedelta(days=1)  # plans and customer details are re-read after this
+# Plan rows read in this process, by plan id: (monotonic deadline, refreshed_at, PlanInfo).
+# Every subscription notification needs its plan, and reading the row was the largest single
+# cost of applying a Braintree event; a plan changes rarely, and a refresh clears this.
+PLAN_MEMO_SECONDS = 60.0
+_plan_memo: dict[str, tuple[float, datetime, PlanInfo]] = {}
+
+
+def forget_plans() -> None:
+    """Drop the plans this process remembers (after a refresh, and between tests)."""
+    _plan_memo.clear()
 
 
 def refresh_plans(*, gateway: braintree.BraintreeGateway,
@@ -49,6 +60,7 @@ def refresh_plans(*, gateway: braintree.BraintreeGateway,
                           "refreshed_at": now},
             )
         BraintreePlan.objects.exclude(plan_id__in=[plan.plan_id for plan in plans]).delete()
+    forget_plans()
     return plans
 
 
@@ -120,9 +132,15 @@ class DatabaseResolver:
         return _customer(row)
 
     def plan(self, plan_id: str) -> PlanInfo | None:
+        remembered = _plan_memo.get(plan_id)
+        if (remembered is not None and remembered[0] > time.monotonic()
+                and self._fresh(remembered[1])):
+            return remembered[2]
         row = BraintreePlan.objects.filter(plan_id=plan_id).first()
         if row is not None and self._fresh(row.refreshed_at):
-            return _plan_info(row)
+            info = _plan_info(row)
+            _plan_memo[plan_id] = (time.monotonic() + PLAN_MEMO_SECONDS, row.refreshed_at, info)
+            return info
         plans = refresh_plans(gateway=self._remote_gateway(), now=self._now())
         return next((plan for plan in plans if plan.plan_id == plan_id), None)
 

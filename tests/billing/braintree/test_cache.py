@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from billing.models import BraintreeMerchantAccount, BraintreePaymentMethodCustomer, BraintreePlan
+from billing.providers.braintree import cache as cache_module
 from billing.providers.braintree.api import PlanInfo
 from billing.providers.braintree.cache import MAX_AGE, DatabaseResolver, refresh_plans
 from billing.providers.braintree.errors import BraintreeApiError
@@ -137,3 +138,29 @@ def test_subscriptions_are_always_asked_for(server, resolver):
     assert resolver.subscription("unknown") is None
     assert resolver.subscription("unknown") is None
     assert len(server.paths()) == 2
+
+
+def test_a_plan_read_once_is_remembered_for_a_minute(server, resolver,
+                                                     django_assert_num_queries):
+    resolver.plan("basic")  # lists the plans into the table
+    assert resolver.plan("basic").price == 1000  # read from the table, and remembered
+    with django_assert_num_queries(0):
+        assert fresh(server, []).plan("basic").price == 1000  # any resolver of this process
+
+
+def test_a_refresh_replaces_what_the_process_remembers(server, resolver):
+    resolver.plan("basic")
+    resolver.plan("basic")
+    server.plans["basic"]["price"] = "12.00"
+    refresh_plans(gateway=server.gateway())
+    assert resolver.plan("basic").price == 1200
+
+
+def test_a_remembered_plan_is_read_again_after_its_time(server, resolver):
+    resolver.plan("basic")
+    resolver.plan("basic")
+    BraintreePlan.objects.filter(plan_id="basic").update(price=1500)  # changed by another process
+    assert resolver.plan("basic").price == 1000  # still remembered
+    _, refreshed_at, info = cache_module._plan_memo["basic"]
+    cache_module._plan_memo["basic"] = (0.0, refreshed_at, info)  # its minute is over
+    assert resolver.plan("basic").price == 1500
