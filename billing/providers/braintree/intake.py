@@ -5,9 +5,10 @@ view reads the body itself (so the 1 MiB cap applies before Django's form parser
 anything) and parses it here with urllib. The stored event body is that raw form text, and
 the worker takes `bt_payload` back out of it with `payload_from_body`.
 
-`is_base64_text` repeats the SDK's own first check (the payload alphabet). The view runs it
-before verifying, so that any decoding error the SDK raises afterwards can only come from a
-payload whose signature matched: only then is a malformed delivery kept as `rejected`.
+`is_base64_text` repeats the SDK's own first check (the payload alphabet). Verification
+(`parse.verify_and_read`) runs it before the signature, so that any decoding error afterwards
+can only come from a payload whose signature matched: only then is a malformed delivery kept
+as `rejected`.
 """
 
 from __future__ import annotations

@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from xml.etree import ElementTree
@@ -32,6 +31,7 @@ from braintree.util.xml_util import XmlUtil
 from billing.normalized import ParsedEvent
 
 from .errors import BraintreeEventError, BraintreeSignatureError
+from .intake import is_base64_text
 from .normalize import as_utc, normalize_subscription, source_version_for, to_ms
 from .resolver import Resolver
 
@@ -59,8 +59,6 @@ SUBSCRIPTION_KINDS = frozenset({
     _Kind.SubscriptionWentPastDue,
 })
 
-# The SDK refuses payloads with other characters before checking the signature.
-_ILLEGAL_PAYLOAD = re.compile(rb"[^A-Za-z0-9+=/\n]")
 # What can go wrong decoding a payload whose signature is fine (or not checked).
 _DECODE_ERRORS = (binascii.Error, ExpatError, KeyError, TypeError, ValueError, AttributeError,
                   ArithmeticError, UnicodeError)
@@ -145,10 +143,11 @@ def verify_and_read(
         raise BraintreeEventError("bt_payload is missing")
     if not signature:
         raise BraintreeSignatureError("bt_signature is missing")
-    raw = payload.encode("ascii", "replace") if isinstance(payload, str) else payload
-    if _ILLEGAL_PAYLOAD.search(raw):
+    text = payload if isinstance(payload, str) else payload.decode("ascii", "replace")
+    if not is_base64_text(text):
         raise BraintreeSignatureError("invalid Braintree signature: payload contains illegal "
                                       "characters")
+    raw = text.encode("ascii")
     if not _signature_matches(gateway.config, signature=signature, payload=raw):
         raise BraintreeSignatureError("invalid Braintree signature")
     try:
