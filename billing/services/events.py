@@ -8,6 +8,7 @@ keep the error and traceback on the row when anything fails.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import traceback as tb
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import InterfaceError, OperationalError, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -83,11 +84,14 @@ class StoreResult:
     requeued: bool = False
 
 
-def _insert_sql(connection) -> tuple[str, list]:
+@functools.cache
+def _insert_sql(alias: str) -> tuple[str, tuple]:
     """INSERT ... ON CONFLICT (provider, event_id) DO NOTHING RETURNING id, and its fields.
 
     Only the model's own table and column names go into the text; values are parameters.
+    Built once per database: every webhook runs it.
     """
+    connection = connections[alias]
     meta = WebhookEvent._meta
     fields = [f for f in meta.concrete_fields if not f.primary_key]
     quote = connection.ops.quote_name
@@ -98,7 +102,7 @@ def _insert_sql(connection) -> tuple[str, list]:
         "INSERT INTO", quote(meta.db_table), f"({columns})", "VALUES", f"({placeholders})",
         "ON CONFLICT", f"({conflict})", "DO NOTHING RETURNING", quote(meta.pk.column),
     ])
-    return sql, fields
+    return sql, tuple(fields)
 
 
 def _execute_returning(connection, sql: str, values: list) -> tuple | None:
@@ -116,7 +120,7 @@ def _insert(**fields) -> WebhookEvent | None:
     delivery's storage; the values still go through each field's own conversion.
     """
     connection = transaction.get_connection()
-    sql, model_fields = _insert_sql(connection)
+    sql, model_fields = _insert_sql(connection.alias)
     event = WebhookEvent(**fields)
     values = [f.get_db_prep_save(f.pre_save(event, add=True), connection)
               for f in model_fields]
