@@ -42,7 +42,14 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.processes import ensure_database, free_port  # noqa: E402
+from bench.processes import (  # noqa: E402
+    ensure_database,
+    free_port,
+    spawn,
+    stop,
+    wait_healthy,
+    worker_command,
+)
 from subsync import server  # noqa: E402
 
 PY = sys.executable
@@ -119,44 +126,20 @@ class App:
     def start(self, *, web_workers: int, worker_concurrency: int) -> None:
         web = server.command(host="127.0.0.1", port=self.port, workers=web_workers, threads=4,
                              log_level="warning")
-        worker = [PY, "-m", "celery", "-A", "subsync", "worker", "--concurrency",
-                  str(worker_concurrency), "--loglevel", "WARNING", "--hostname",
-                  f"bench-sync-{self.port}@%h", "--without-gossip", "--without-mingle"]
+        worker = worker_command(concurrency=worker_concurrency,
+                                hostname=f"bench-sync-{self.port}@%h")
         for name, cmd in (("sync-web", web), ("sync-worker", worker)):
-            log = (LOG_DIR / f"{name}.log").open("w")
-            self.procs.append(subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=log,
-                                               stderr=subprocess.STDOUT,
-                                               start_new_session=True))
+            self.procs.append(spawn(cmd, env=self.env, log_path=LOG_DIR / f"{name}.log"))
 
     def wait_ready(self, timeout: float = 90) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            for proc in self.procs:
-                if proc.poll() is not None:
-                    raise SystemExit(f"{proc.args[2]} exited; see {LOG_DIR}")
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("the app did not become healthy")
-            time.sleep(0.2)
+        began = time.monotonic()
+        wait_healthy(self.url, timeout=timeout, procs=self.procs, log_dir=LOG_DIR)
         from subsync.celery import app
 
-        app.send_task("subsync.ping").get(timeout=max(1.0, deadline - time.monotonic()))
+        app.send_task("subsync.ping").get(timeout=max(1.0, timeout - (time.monotonic() - began)))
 
     def stop(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop(self.procs)
 
 
 # -- (a) batch -----------------------------------------------------------------------------------

@@ -38,7 +38,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -53,7 +52,14 @@ from bench.braintree_mix import BraintreeMix  # noqa: E402
 from bench.chargebee_mix import ChargebeeMix  # noqa: E402
 from bench.cpu import CpuMeter  # noqa: E402
 from bench.mix import Delivery, Generator, Plan, plan  # noqa: E402
-from bench.processes import ensure_database, free_port  # noqa: E402
+from bench.processes import (  # noqa: E402
+    ensure_database,
+    free_port,
+    spawn,
+    stop,
+    wait_healthy,
+    worker_command,
+)
 from subsync import server  # noqa: E402
 from tests.support.braintree.subscriptions import Keys  # noqa: E402
 
@@ -69,7 +75,7 @@ DONE = ("processed", "stale", "ignored")
 
 @dataclass
 class ManagedApp:
-    """gunicorn and a Celery worker started for the run, stopped afterwards."""
+    """The web server and a Celery worker started for the run, stopped afterwards."""
 
     env: dict[str, str]
     web_workers: int
@@ -95,8 +101,7 @@ class ManagedApp:
         return f"{web}, celery {self.worker_concurrency} processes{nice}"
 
     def start(self, *, worker: bool = True) -> None:
-        """Migrate, start gunicorn, and (unless `worker=False`) the Celery worker."""
-        self.log_dir.mkdir(parents=True, exist_ok=True)
+        """Migrate, start the web server, and (unless `worker=False`) the Celery worker."""
         subprocess.run([PY, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=self.env,
                        check=True, capture_output=True)
         if self.server == "granian":
@@ -118,52 +123,15 @@ class ManagedApp:
 
     def start_worker(self) -> None:
         # A lower CPU priority lets acknowledgements win over processing on a small machine.
-        nice = ["nice", "-n", str(self.worker_nice)] if self.worker_nice else []
-        self._spawn("worker", [
-            *nice, PY, "-m", "celery", "-A", "subsync", "worker",
-            "--concurrency", str(self.worker_concurrency), "--loglevel", "WARNING",
-            "--hostname", f"bench-{self.port}@%h", "--without-gossip", "--without-mingle",
-        ])
+        self._spawn("worker", worker_command(concurrency=self.worker_concurrency,
+                                             hostname=f"bench-{self.port}@%h",
+                                             nice=self.worker_nice))
 
     def _spawn(self, name: str, cmd: list[str]) -> None:
-        log = (self.log_dir / f"{name}.log").open("w")
-        self.procs.append(subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=log,
-                                           stderr=subprocess.STDOUT, start_new_session=True))
+        self.procs.append(spawn(cmd, env=self.env, log_path=self.log_dir / f"{name}.log"))
 
     def stop(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 20
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-    def check_alive(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is not None:
-                raise SystemExit(f"{' '.join(proc.args[:5])} exited with {proc.returncode}; "
-                                 f"see {self.log_dir}")
-
-
-def wait_until_ready(url: str, *, timeout: float, app: ManagedApp | None) -> None:
-    """/healthz answers 200 (the web process, its database and the broker are up)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if app is not None:
-            app.check_alive()
-        try:
-            with urllib.request.urlopen(url + "/healthz", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise SystemExit(f"{url}/healthz did not answer 200 within {timeout:.0f} s")
-        time.sleep(0.2)
+        stop(self.procs)
 
 
 def wait_for_worker(*, timeout: float) -> None:
@@ -515,7 +483,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"starting the app: {managed.describe()}", flush=True)
             managed.start(worker=not defer)
         url = args.url or managed.url
-        wait_until_ready(url, timeout=90, app=managed)
+        wait_healthy(url, timeout=90, procs=managed.procs if managed else [],
+                     log_dir=managed.log_dir if managed else None)
         if managed is not None and args.braintree_share > 0:
             seed_braintree_plans()
         if managed is not None:
