@@ -148,13 +148,18 @@ def test_finished_run_is_not_resumed_the_next_run_starts_over(server, applied):
     assert SubscriptionChange.objects.count() == 150  # the second pass changed nothing
 
 
-def test_restart_ignores_the_saved_position(server):
+def interrupted_after_one_page(server) -> None:
+    """250 subscriptions, a backfill that failed after its first page, the fault gone."""
     server.seed_subscriptions(count=250)
     server.fail_after_pages(pages=1)
     with pytest.raises(CommandError):
         run_command()
     server.clear_faults()
     server.requests.clear()
+
+
+def test_restart_ignores_the_saved_position(server):
+    interrupted_after_one_page(server)
 
     run_command("--restart")
 
@@ -163,12 +168,7 @@ def test_restart_ignores_the_saved_position(server):
 
 
 def test_other_filters_do_not_reuse_a_saved_position(server):
-    server.seed_subscriptions(count=250)
-    server.fail_after_pages(pages=1)
-    with pytest.raises(CommandError):
-        run_command()
-    server.clear_faults()
-    server.requests.clear()
+    interrupted_after_one_page(server)
 
     run_command("--status", "active")
 
