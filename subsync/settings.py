@@ -183,7 +183,7 @@ CACHE_URL = env.str("CACHE_URL", default="")
 if not CACHE_URL and CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     CACHE_URL = CELERY_BROKER_URL
 if CACHE_URL:
-    CACHES = {"default": {"BACKEND": "subsync.cache.ReusingRedisCache",
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                           "LOCATION": CACHE_URL, "KEY_PREFIX": "subsync"}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
