@@ -12,7 +12,7 @@ Run as `python manage.py backfill braintree [--status "Past Due" ...] [--since D
 An interrupted run (Braintree down, Ctrl-C) resumes after the last committed page. A run with
 other --status/--since values than the saved one, a finished one, or --restart starts over.
 
-Backfilled states go through apply_subscription like webhooks, versioned by the
+Backfilled pages are applied as batches (billing.services.batch) like webhooks, versioned by the
 subscription's updated_at (`source_version_for(sub)`), so a backfill never overwrites a newer
 state a webhook already stored. A subscription whose data cannot be understood, or whose
 payment method Braintree no longer has, is logged and skipped; any other API failure stops the
@@ -42,7 +42,7 @@ from billing.providers.braintree.normalize import (
     normalize_subscription,
     source_version_for,
 )
-from billing.services.subscriptions import apply_subscription
+from billing.services.batch import Change, apply_changes
 
 log = logging.getLogger(__name__)
 
@@ -124,10 +124,11 @@ def _import_page(page: list[braintree.Subscription], *, cursor: Cursor,
     normalized = [(sub, _normalize(sub, resolver=resolver)) for sub in selected]
     skipped = [sub.id for sub, found in normalized if found is None]
     with transaction.atomic():
-        for sub, subscription in normalized:
-            if subscription is not None:
-                apply_subscription(subscription=subscription,
-                                   occurred_at=as_utc(getattr(sub, "updated_at", None)))
+        apply_changes([
+            Change(subscriptions=(subscription,),
+                   occurred_at=as_utc(getattr(sub, "updated_at", None)))
+            for sub, subscription in normalized if subscription is not None
+        ])
         cursor.position = page[-1].id
         cursor.count += len(normalized) - len(skipped)
         if skipped:

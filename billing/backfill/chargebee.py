@@ -2,9 +2,10 @@
 
 Why it is built this way:
 
-* Each subscription goes through `apply_subscription`, the webhook path, so the same ordering
-  rule holds: a snapshot older than the stored `resource_version` changes nothing. A backfill
-  running while webhooks arrive never overwrites newer state, and running it twice is harmless.
+* Each page is applied as one batch (`billing.services.batch`), the webhook path, so the
+  same ordering rule holds: a snapshot older than the stored `resource_version` changes
+  nothing. A backfill running while webhooks arrive never overwrites newer state, and running
+  it twice is harmless.
 * One transaction per page of 100, and the Cursor checkpoint (`next_offset`) is written inside
   that same transaction: a page and its checkpoint commit together, so an interrupted run
   resumes right after the last committed page and no subscription is skipped or applied twice.
@@ -35,7 +36,7 @@ from billing.providers.chargebee.api import ChargebeeApi, ChargebeeApiError, Pag
 from billing.providers.chargebee.client import api_from_settings
 from billing.providers.chargebee.errors import ChargebeeEventError
 from billing.providers.chargebee.parse import parse_subscription
-from billing.services.subscriptions import apply_subscription
+from billing.services.batch import Change, apply_changes
 
 log = logging.getLogger(__name__)
 
@@ -130,21 +131,22 @@ def _fetch_page(
 
 def _apply_page(page: Page, *, cursor: Cursor) -> int:
     """Apply one page and move the checkpoint past it, all in one transaction."""
-    handled = 0
+    changes: list[Change] = []
     skipped: list[str] = []
+    for item in page.items:
+        raw = item["subscription"]
+        try:
+            normalized = parse_subscription(subscription=raw, customer=item.get("customer"))
+        except ChargebeeEventError as exc:
+            # One unreadable subscription must not block the thousands behind it.
+            log.warning("chargebee backfill skipped a subscription",
+                        extra={"subscription": raw.get("id"), "error": str(exc)})
+            skipped.append(str(raw.get("id")))
+            continue
+        changes.append(Change(subscriptions=(normalized,), occurred_at=_updated_at(raw)))
+    handled = len(changes)
     with transaction.atomic():
-        for item in page.items:
-            raw = item["subscription"]
-            try:
-                normalized = parse_subscription(subscription=raw, customer=item.get("customer"))
-            except ChargebeeEventError as exc:
-                # One unreadable subscription must not block the thousands behind it.
-                log.warning("chargebee backfill skipped a subscription",
-                            extra={"subscription": raw.get("id"), "error": str(exc)})
-                skipped.append(str(raw.get("id")))
-                continue
-            apply_subscription(subscription=normalized, occurred_at=_updated_at(raw))
-            handled += 1
+        apply_changes(changes)
         cursor.position = page.next_offset or ""
         cursor.done = page.next_offset is None
         cursor.count += handled

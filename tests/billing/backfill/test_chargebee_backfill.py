@@ -34,15 +34,15 @@ def server(chargebee_server):
 
 @pytest.fixture
 def applied(monkeypatch):
-    """Every subscription id the backfill hands to apply_subscription, in order."""
+    """Every subscription id the backfill hands over to be applied, in order."""
     seen: list[str] = []
-    real = chargebee_backfill.apply_subscription
+    real = chargebee_backfill.apply_changes
 
-    def spy(*, subscription, **kwargs):
-        seen.append(subscription.external_id)
-        return real(subscription=subscription, **kwargs)
+    def spy(changes):
+        seen.extend(sub.external_id for change in changes for sub in change.subscriptions)
+        return real(changes)
 
-    monkeypatch.setattr(chargebee_backfill, "apply_subscription", spy)
+    monkeypatch.setattr(chargebee_backfill, "apply_changes", spy)
     return seen
 
 
