@@ -47,7 +47,6 @@ class Change:
 @dataclass
 class ChangeResult:
     applied: bool = False
-    customers: dict[Key, Customer] = field(default_factory=dict)
     subscriptions: dict[Key, ApplyResult] = field(default_factory=dict)
 
 
@@ -102,14 +101,11 @@ class _Batch:
     def _apply(self, change: Change) -> ChangeResult:
         result = ChangeResult()
         for customer in change.customers:
-            row, applied = self._merge_customer(customer)
-            result.customers[customer_rows.key_of(customer)] = row
+            _, applied = self._merge_customer(customer)
             result.applied = result.applied or applied
         for sub in change.subscriptions:
             outcome = self._apply_subscription(sub, change)
             result.subscriptions[subscription_rows.key_of(sub)] = outcome
-            customer_key = customer_rows.key_of(sub.customer)
-            result.customers[customer_key] = self.customers[customer_key]
             result.applied = result.applied or outcome.applied
         return result
 

@@ -100,11 +100,3 @@ def merge_customer(row: Customer, customer: NormalizedCustomer, *, first: bool,
     for name in changed:
         setattr(row, name, changes[name])
     return True, bool(changed)
-
-
-def apply_customer(*, customer: NormalizedCustomer) -> tuple[Customer, bool]:
-    """Store one customer unless it is older than the stored one. Returns (row, applied)."""
-    from billing.services.batch import Change, apply_changes
-
-    result = apply_changes([Change(customers=(customer,))])[0]
-    return result.customers[key_of(customer)], result.applied
