@@ -127,8 +127,7 @@ class _Batch:
         if row is not None and customer_rows.is_stale(incoming=sub.source_version,
                                                       stored=row.source_version):
             return ApplyResult(subscription=row, applied=False)
-        occurred_at = change.occurred_at or (
-            change.event.occurred_at if change.event is not None else None) or self.now
+        occurred_at = change.occurred_at or self.now
         values = subscription_rows.values_for(sub)
         if row is None:
             row = Subscription(provider=key[0], external_id=key[1], customer=customer)
