@@ -28,7 +28,7 @@ def _no_drain_flags():
 @pytest.fixture
 def sent(monkeypatch) -> list[int]:
     """Ids of the events handed over for processing: announced to the drain after the commit,
-    or sent as their own task (replays, retries).
+    or sent as their own task (retries, stuck events).
 
     Captured instead of delivered: no worker runs in these tests, which call the task
     function or the service themselves where processing is under test.

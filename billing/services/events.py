@@ -59,11 +59,6 @@ def safe_headers(headers) -> dict[str, str]:
             if k.lower() not in _SECRET_HEADERS}
 
 
-def enqueue_processing(event_id: int) -> None:
-    """Send this one event's processing task once the transaction has committed (replays)."""
-    transaction.on_commit(lambda: app.send_task(PROCESS_TASK, args=[event_id]))
-
-
 def announce(event_id: int) -> None:
     """A received event is committed: have it processed, by a drain that takes it in a batch.
 
@@ -73,7 +68,8 @@ def announce(event_id: int) -> None:
     request_drain()
 
 
-def _announce_on_commit(event_id: int) -> None:
+def announce_on_commit(event_id: int) -> None:
+    """Announce a received event once the surrounding transaction has committed."""
     transaction.on_commit(lambda: announce(event_id))
 
 
@@ -166,11 +162,11 @@ def store_event(
             WebhookEvent.objects.filter(pk=event.pk, status=State.FAILED).update(
                 status=State.RECEIVED
             )
-            _announce_on_commit(event.pk)
+            announce_on_commit(event.pk)
             return StoreResult(event=event, created=False, requeued=True)
         return StoreResult(event=event, created=False)
     if not rejected_error:
-        _announce_on_commit(event.pk)
+        announce_on_commit(event.pk)
     return StoreResult(event=event, created=True)
 
 

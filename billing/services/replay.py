@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from billing.models import WebhookEvent
-from billing.services.events import EventProcessingError, enqueue_processing, process_event
+from billing.services.events import EventProcessingError, announce_on_commit, process_event
 
 State = WebhookEvent.State
 
@@ -64,7 +64,8 @@ class ReplayOutcome:
 
 
 def replay_event(*, event: WebhookEvent, inline: bool = False) -> ReplayOutcome:
-    """Reset `event` to `received` and enqueue it, or with `inline` process it right here.
+    """Reset `event` to `received` and announce it to the drain (which takes it in a batch,
+    like a fresh delivery), or with `inline` process it right here.
 
     Its attempt count starts again, so a replayed event gets the full retry policy. An event
     whose status changed since it was selected (a worker got to it) is left alone.
@@ -75,7 +76,7 @@ def replay_event(*, event: WebhookEvent, inline: bool = False) -> ReplayOutcome:
             status=State.RECEIVED, attempts=0,
         )
         if reset and not inline:
-            enqueue_processing(event.pk)
+            announce_on_commit(event.pk)
     if not reset:
         current = WebhookEvent.objects.values_list("status", flat=True).get(pk=event.pk)
         return ReplayOutcome(event=event, previous_status=previous, status=current,
