@@ -102,6 +102,11 @@ else:
                                                           default=False)
     if env.bool("DATABASE_SERVER_SIDE_BINDING", default=False):
         DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
+    # psycopg prepares a statement run often on a connection (the webhook INSERT). A pooler in
+    # transaction mode that cannot keep prepared statements (PgBouncer before 1.21, or without
+    # max_prepared_statements) needs this off.
+    if not env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
+        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

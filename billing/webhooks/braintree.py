@@ -12,12 +12,6 @@ log then shows that Braintree reached us, which is the point of the button.
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_not_required
-from django.db import transaction
-from django.http import HttpRequest, JsonResponse
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
-
 from billing.models import WebhookEvent
 from billing.providers.braintree import intake
 from billing.providers.braintree.configured import BraintreeNotConfigured, gateway_from_settings
@@ -31,14 +25,13 @@ from billing.webhooks.common import (
     read_body,
     request_headers,
     stored,
+    webhook_view,
 )
+from billing.webhooks.delivery import Answer, Delivery
 
 
-@csrf_exempt
-@login_not_required
-@require_POST
-@transaction.non_atomic_requests
-def braintree_webhook(request: HttpRequest) -> JsonResponse:
+def receive(delivery: Delivery) -> Answer:
+    """Verify and store one Braintree notification; never calls Braintree."""
     try:
         gateway = gateway_from_settings()
     except BraintreeNotConfigured as exc:
@@ -46,7 +39,7 @@ def braintree_webhook(request: HttpRequest) -> JsonResponse:
         return error(403, "Braintree webhooks are refused: set "
                           + ", ".join(exc.settings_to_set))
     try:
-        body = read_body(request)
+        body = read_body(delivery)
     except BodyTooLarge:
         return error(413, "body over 1 MiB")
     form = intake.read_form(body)
@@ -62,11 +55,14 @@ def braintree_webhook(request: HttpRequest) -> JsonResponse:
         return error(403, str(exc))
     except BraintreeEventError as exc:
         # Signed with our keys but unusable.
-        return keep_rejected(request, provider="braintree", body=text, message=str(exc),
+        return keep_rejected(delivery, provider="braintree", body=text, message=str(exc),
                              key=dedupe_key(payload=form.payload))
     result = store_event(
         provider="braintree", event_id=notification.dedupe_key, event_type=notification.kind,
-        body=text, headers=request_headers(request), occurred_at=notification.occurred_at,
+        body=text, headers=request_headers(delivery), occurred_at=notification.occurred_at,
         source=WebhookEvent.Source.WEBHOOK,
     )
     return stored(result, event_id=notification.dedupe_key)
+
+
+braintree_webhook = webhook_view(receive)

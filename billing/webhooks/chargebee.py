@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_not_required
-from django.db import transaction
-from django.http import HttpRequest, JsonResponse
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 
 from billing.models import WebhookEvent
 from billing.providers.chargebee import intake
@@ -22,7 +17,9 @@ from billing.webhooks.common import (
     read_body,
     request_headers,
     stored,
+    webhook_view,
 )
+from billing.webhooks.delivery import Answer, Delivery
 
 NOT_CONFIGURED = (
     "Chargebee webhooks are refused: set CHARGEBEE_WEBHOOK_USERNAME and "
@@ -30,26 +27,23 @@ NOT_CONFIGURED = (
 )
 
 
-def _unauthorized(message: str) -> JsonResponse:
-    response = error(401, message)
-    response["WWW-Authenticate"] = 'Basic realm="subsync webhooks", charset="UTF-8"'
-    return response
+def _unauthorized(message: str) -> Answer:
+    answer = error(401, message)
+    answer.headers["WWW-Authenticate"] = 'Basic realm="subsync webhooks", charset="UTF-8"'
+    return answer
 
 
-@csrf_exempt
-@login_not_required
-@require_POST
-@transaction.non_atomic_requests
-def chargebee_webhook(request: HttpRequest) -> JsonResponse:
+def receive(delivery: Delivery) -> Answer:
+    """Authenticate, check and store one Chargebee delivery; never calls Chargebee."""
     username = settings.CHARGEBEE_WEBHOOK_USERNAME
     password = settings.CHARGEBEE_WEBHOOK_PASSWORD
     if not intake.credentials_configured(username=username, password=password):
         return _unauthorized(NOT_CONFIGURED)
-    if not intake.basic_auth_matches(request.headers.get("Authorization", ""),
+    if not intake.basic_auth_matches(delivery.headers.get("Authorization", ""),
                                      username=username, password=password):
         return _unauthorized("missing or wrong credentials")
     try:
-        body = read_body(request)
+        body = read_body(delivery)
     except BodyTooLarge:
         return error(413, "body over 1 MiB")
     text = body.decode("utf-8", errors="replace")
@@ -57,11 +51,14 @@ def chargebee_webhook(request: HttpRequest) -> JsonResponse:
         envelope = read_envelope(event=body)
     except ChargebeeEventError as exc:
         # Authenticated but unusable.
-        return keep_rejected(request, provider="chargebee", key=payload_digest(body), body=text,
+        return keep_rejected(delivery, provider="chargebee", key=payload_digest(body), body=text,
                              message=str(exc), event_type=intake.best_effort_type(body))
     result = store_event(
         provider="chargebee", event_id=envelope.event_id, event_type=envelope.event_type,
-        body=text, headers=request_headers(request), occurred_at=envelope.occurred_at,
+        body=text, headers=request_headers(delivery), occurred_at=envelope.occurred_at,
         source=WebhookEvent.Source.WEBHOOK,
     )
     return stored(result, event_id=envelope.event_id)
+
+
+chargebee_webhook = webhook_view(receive)

@@ -1,46 +1,44 @@
-"""Pieces every provider's webhook view shares: body size cap, JSON errors, header capture."""
+"""Pieces every provider's webhook receiver shares: body size cap, JSON errors, header capture."""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from functools import wraps
 
-from django.http import HttpRequest, JsonResponse
+from django.contrib.auth.decorators import login_not_required
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from billing.webhooks.delivery import Answer, Delivery
 
 MAX_BODY_BYTES = 1024 * 1024  # 1 MiB: far above any real event, far below a memory problem
+
+Receiver = Callable[[Delivery], Answer]
 
 
 class BodyTooLarge(Exception):
     pass
 
 
-def read_body(request: HttpRequest, *, limit: int = MAX_BODY_BYTES) -> bytes:
+def read_body(delivery: Delivery, *, limit: int = MAX_BODY_BYTES) -> bytes:
     """Read at most `limit` bytes of the body, refusing larger ones before buffering them."""
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    if declared > limit:
+    if delivery.content_length > limit:
         raise BodyTooLarge
-    data = request.read(limit + 1)
+    data = delivery.body.read(limit + 1)
     if len(data) > limit:
         raise BodyTooLarge
     return data
 
 
-def request_headers(request: HttpRequest) -> dict[str, str]:
-    return dict(request.headers.items())
+def request_headers(delivery: Delivery) -> dict[str, str]:
+    return dict(delivery.headers.items())
 
 
-def answer(data: dict, *, status: int = 200) -> JsonResponse:
-    """A JSON answer with its Content-Length: webhook paths skip the middleware that would add
-    it, and without it a server must close the connection or chunk the body."""
-    response = JsonResponse(data, status=status)
-    response["Content-Length"] = str(len(response.content))
-    return response
-
-
-def error(status: int, message: str, **extra) -> JsonResponse:
-    return answer({"error": message, **extra}, status=status)
+def error(status: int, message: str, **extra) -> Answer:
+    return Answer(status, {"error": message, **extra})
 
 
 def payload_digest(data: bytes | str) -> str:
@@ -49,8 +47,8 @@ def payload_digest(data: bytes | str) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-def keep_rejected(request: HttpRequest, *, provider: str, key: str, body: str, message: str,
-                  event_type: str = "") -> JsonResponse:
+def keep_rejected(delivery: Delivery, *, provider: str, key: str, body: str, message: str,
+                  event_type: str = "") -> Answer:
     """Store an authenticated but unusable delivery as `rejected` and answer 400.
 
     Nothing a provider sent is lost: the row keeps the body and the reason for an operator.
@@ -58,11 +56,27 @@ def keep_rejected(request: HttpRequest, *, provider: str, key: str, body: str, m
     from billing.services.events import store_event
 
     store_event(provider=provider, event_id=f"rejected:{key}", event_type=event_type,
-                body=body, headers=request_headers(request), rejected_error=message)
+                body=body, headers=request_headers(delivery), rejected_error=message)
     return error(400, message)
 
 
-def stored(result, *, event_id: str) -> JsonResponse:
+def stored(result, *, event_id: str) -> Answer:
     """The 200 answer for a stored delivery: new, a duplicate, or a failed one requeued."""
     outcome = "accepted" if result.created else ("requeued" if result.requeued else "duplicate")
-    return answer({"status": outcome, "event": event_id})
+    return Answer(200, {"status": outcome, "event": event_id})
+
+
+def webhook_view(receive: Receiver) -> Callable[[HttpRequest], HttpResponse]:
+    """The Django view of a receiver: POST only, no CSRF or login (the receiver authenticates
+    the provider), and no request-wide transaction, so a stored row survives any later error."""
+
+    @csrf_exempt
+    @login_not_required
+    @require_POST
+    @transaction.non_atomic_requests
+    @wraps(receive)
+    def view(request: HttpRequest) -> HttpResponse:
+        return receive(Delivery.from_request(request)).as_response()
+
+    view.receive = receive  # what subsync.wsgi's short path calls
+    return view
