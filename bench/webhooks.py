@@ -3,6 +3,7 @@
     .venv/bin/python bench/webhooks.py                  # starts the web server + a Celery worker
     .venv/bin/python bench/webhooks.py -n 5000 -c 16    # smaller run
     .venv/bin/python bench/webhooks.py --defer-worker   # web alone, then the worker alone
+    .venv/bin/python bench/webhooks.py --rate 800       # offer 800 deliveries/s (open loop)
     .venv/bin/python bench/webhooks.py --url http://127.0.0.1:8000   # a running app
 
 Without --url it migrates and starts the app itself on a free port, on DATABASE_URL and
@@ -180,25 +181,37 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool, bytes
     return status, closes, body
 
 
-def send_all(url: str, deliveries: list[Delivery], *, concurrency: int) -> tuple[
-        list[Ack], float, float]:
+def send_all(url: str, deliveries: list[Delivery], *, concurrency: int,
+             rate: float | None = None) -> tuple[list[Ack], float, float]:
     """POST every delivery over `concurrency` connections, kept alive where the server allows.
 
     A small asyncio client writing prepared request bytes: it runs on the same machine as the
     app, so the less CPU it takes, the less it skews what is measured (http.client in threads
     took about a third of a millisecond per request). Returns the acks in delivery order, the
     elapsed seconds from the first send to the last ack, and the wall-clock time of the last ack.
+
+    Without `rate` (closed loop) each connection sends its next delivery as soon as the last
+    one is answered, so the app sets the pace and latency is measured from each send. With
+    `rate` (open loop) delivery i is due at start + i / rate, as providers send whatever our
+    pace; a delivery that finds every connection busy waits, and its latency is measured from
+    when it was due, so a slow answer is not hidden by the sends it delayed.
     """
     parts = urlsplit(url)
     host, port = parts.hostname, parts.port or 80
     requests = [_request_bytes(d, f"{host}:{port}") for d in deliveries]
     acks: list[Ack | None] = [None] * len(deliveries)
     next_index = iter(range(len(deliveries)))
+    started = 0.0
 
     async def connection() -> None:
         reader = writer = None
         for index in next_index:
             began = time.perf_counter()
+            if rate:
+                due = started + index / rate
+                if due > began:
+                    await asyncio.sleep(due - began)
+                began = due
             try:
                 if writer is None:
                     reader, writer = await asyncio.open_connection(host, port)
@@ -219,9 +232,10 @@ def send_all(url: str, deliveries: list[Delivery], *, concurrency: int) -> tuple
             writer.close()
 
     async def run() -> float:
-        began = time.perf_counter()
+        nonlocal started
+        started = time.perf_counter()
         await asyncio.gather(*(connection() for _ in range(concurrency)))
-        return time.perf_counter() - began
+        return time.perf_counter() - started
 
     elapsed = asyncio.run(run())
     return [a for a in acks if a is not None], elapsed, time.time()
@@ -383,6 +397,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="deliveries to send, duplicates included (default 20000)")
     parser.add_argument("-c", "--concurrency", type=int, default=32,
                         help="concurrent keep-alive connections (default 32)")
+    parser.add_argument("--rate", type=float, default=None,
+                        help="open loop: offer this many deliveries per second (still at most "
+                             "C at once) and measure latency from when each was due; default: "
+                             "closed loop, as fast as the app answers")
     parser.add_argument("--duplicates", type=float, default=0.05,
                         help="share of deliveries that are re-sends (default 0.05)")
     parser.add_argument("--subscriptions", type=int, default=None,
@@ -506,7 +524,7 @@ def main(argv: list[str] | None = None) -> int:
                          database=str(connection.settings_dict["NAME"]))
         meter.start()
         acks, elapsed, last_ack_wall = send_all(url, run.deliveries,
-                                                concurrency=args.concurrency)
+                                                concurrency=args.concurrency, rate=args.rate)
         cpu_sending = meter.split()
         if defer:
             print("starting the worker ...", flush=True)
@@ -525,6 +543,13 @@ def main(argv: list[str] | None = None) -> int:
            cpu={"sending": cpu_sending, "until applied": cpu_total},
            worker_started=worker_started)
     return 1 if verdict.failures else 0
+
+
+def pace(args) -> str:
+    if args.rate:
+        return (f"open loop: {args.rate:,.0f} deliveries/s offered, latency from when each "
+                "was due")
+    return "closed loop: each connection sends as soon as its last delivery is answered"
 
 
 def report(args, run: Plan, acks: list[Ack], elapsed: float, last_ack_wall: float,
@@ -551,6 +576,7 @@ def report(args, run: Plan, acks: list[Ack], elapsed: float, last_ack_wall: floa
     print(f"  target        {target}")
     print(f"  deliveries    {len(run.deliveries)} ({run.distinct} distinct + {run.duplicates} "
           f"re-sent), {args.subscriptions} subscriptions, {args.concurrency} connections")
+    print(f"  pace          {pace(args)}")
     print(f"  acknowledged  {throughput:,.0f} events/s ({len(acks)} in {elapsed:.2f} s)")
     print(f"  ack latency   p50 {p50:.1f} ms  p95 {p95:.1f} ms  p99 {p99:.1f} ms  "
           f"max {latencies[-1] if latencies else float('nan'):.1f} ms")
@@ -572,7 +598,8 @@ def report(args, run: Plan, acks: list[Ack], elapsed: float, last_ack_wall: floa
     if args.json:
         print(json.dumps({
             "deliveries": len(run.deliveries), "distinct": run.distinct,
-            "concurrency": args.concurrency, "events_per_second": round(throughput, 1),
+            "concurrency": args.concurrency, "rate": args.rate,
+            "events_per_second": round(throughput, 1),
             "ack_ms": {"p50": round(p50, 2), "p95": round(p95, 2), "p99": round(p99, 2)},
             "applied_after_last_ack_s": round(applied_after, 3),
             "processing_events_per_second": round(processing_rate, 1),

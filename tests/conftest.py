@@ -3,16 +3,16 @@
 import pytest
 from django.core.cache import cache
 
-from billing.providers.braintree.cache import forget_plans
+from billing.providers.braintree.cache import forget_memos
 from billing.services import drain, events
 
 
 @pytest.fixture(autouse=True)
-def _no_remembered_braintree_plans():
-    """Plan rows are remembered per process for a minute; tests change them freely."""
-    forget_plans()
+def _no_remembered_braintree_rows():
+    """Braintree cache rows are remembered per process; tests change them freely."""
+    forget_memos()
     yield
-    forget_plans()
+    forget_memos()
 
 
 @pytest.fixture(autouse=True)

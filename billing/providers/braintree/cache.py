@@ -39,11 +39,24 @@ MAX_AGE = timedelta(days=1)  # plans and customer details are re-read after this
 # cost of applying a Braintree event; a plan changes rarely, and a refresh clears this.
 PLAN_MEMO_SECONDS = 60.0
 _plan_memo: dict[str, tuple[float, datetime, PlanInfo]] = {}
+# Likewise the other two look-ups every subscription notification makes: a merchant account's
+# currency never changes (kept for the life of the process), and a payment method's customer
+# row is kept for a minute, far inside MAX_AGE.
+CUSTOMER_MEMO_SECONDS = 60.0
+_currency_memo: dict[str, str] = {}
+_customer_memo: dict[str, tuple[float, datetime, NormalizedCustomer]] = {}
 
 
 def forget_plans() -> None:
-    """Drop the plans this process remembers (after a refresh, and between tests)."""
+    """Drop the plans this process remembers (after a refresh)."""
     _plan_memo.clear()
+
+
+def forget_memos() -> None:
+    """Drop everything this process remembers of the cache tables (between tests)."""
+    forget_plans()
+    _currency_memo.clear()
+    _customer_memo.clear()
 
 
 def refresh_plans(*, gateway: braintree.BraintreeGateway,
@@ -108,18 +121,26 @@ class DatabaseResolver:
         return refreshed_at >= self._now() - self._max_age
 
     def currency_for_merchant_account(self, merchant_account_id: str) -> str:
+        if merchant_account_id in _currency_memo:
+            return _currency_memo[merchant_account_id]
         row = BraintreeMerchantAccount.objects.filter(
             merchant_account_id=merchant_account_id).first()
         if row is not None:
-            return row.currency
-        currency = self._remote().currency_for_merchant_account(merchant_account_id).upper()
-        BraintreeMerchantAccount.objects.update_or_create(
-            merchant_account_id=merchant_account_id,
-            defaults={"currency": currency, "refreshed_at": self._now()},
-        )
+            currency = row.currency
+        else:
+            currency = self._remote().currency_for_merchant_account(merchant_account_id).upper()
+            BraintreeMerchantAccount.objects.update_or_create(
+                merchant_account_id=merchant_account_id,
+                defaults={"currency": currency, "refreshed_at": self._now()},
+            )
+        _currency_memo[merchant_account_id] = currency
         return currency
 
     def customer_for_payment_method(self, token: str) -> NormalizedCustomer:
+        remembered = _customer_memo.get(token)
+        if (remembered is not None and remembered[0] > time.monotonic()
+                and self._fresh(remembered[1])):
+            return remembered[2]
         row = BraintreePaymentMethodCustomer.objects.filter(token=token).first()
         if row is None or not self._fresh(row.refreshed_at):
             found = self._remote().customer_for_payment_method(token)
@@ -129,7 +150,10 @@ class DatabaseResolver:
                           "company": found.company[:255], "first_name": found.first_name[:255],
                           "last_name": found.last_name[:255], "refreshed_at": self._now()},
             )
-        return _customer(row)
+        customer = _customer(row)
+        _customer_memo[token] = (time.monotonic() + CUSTOMER_MEMO_SECONDS, row.refreshed_at,
+                                 customer)
+        return customer
 
     def plan(self, plan_id: str) -> PlanInfo | None:
         remembered = _plan_memo.get(plan_id)

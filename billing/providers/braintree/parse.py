@@ -26,7 +26,6 @@ import braintree
 from braintree.exceptions import InvalidSignatureError
 from braintree.util.crypto import Crypto
 from braintree.util.datetime_parser import parse_datetime
-from braintree.util.xml_util import XmlUtil
 
 from billing.normalized import ParsedEvent
 
@@ -34,6 +33,7 @@ from .errors import BraintreeEventError, BraintreeSignatureError
 from .intake import is_base64_text
 from .normalize import as_utc, normalize_subscription, source_version_for, to_ms
 from .resolver import Resolver
+from .xml_dict import dict_from_xml
 
 __all__ = [
     "SUBSCRIPTION_KINDS",
@@ -60,8 +60,8 @@ SUBSCRIPTION_KINDS = frozenset({
 })
 
 # What can go wrong decoding a payload whose signature is fine (or not checked).
-_DECODE_ERRORS = (binascii.Error, ExpatError, KeyError, TypeError, ValueError, AttributeError,
-                  ArithmeticError, UnicodeError)
+_DECODE_ERRORS = (binascii.Error, ExpatError, ElementTree.ParseError, KeyError, TypeError,
+                  ValueError, AttributeError, ArithmeticError, UnicodeError)
 
 
 @dataclass(frozen=True)
@@ -180,7 +180,7 @@ def decode_payload(*, payload: str | bytes) -> WebhookNotification:
         raise BraintreeEventError("bt_payload is missing")
     try:
         raw = payload.encode("ascii") if isinstance(payload, str) else payload
-        attributes = XmlUtil.dict_from_xml(base64.decodebytes(raw))
+        attributes = dict_from_xml(base64.decodebytes(raw))
         sdk = braintree.WebhookNotification(None, attributes["notification"])
     except _DECODE_ERRORS as exc:
         raise BraintreeEventError(f"malformed Braintree payload: {exc!r}") from exc

@@ -101,6 +101,7 @@ def test_old_plans_and_customers_are_read_again(server, resolver):
     old = timezone.now() - MAX_AGE - timedelta(minutes=1)
     for model in (BraintreePlan, BraintreePaymentMethodCustomer, BraintreeMerchantAccount):
         model.objects.update(refreshed_at=old)
+    cache_module.forget_memos()  # what the process remembered for a minute: a day has passed
     server.customers[CUSTOMER.id]["email"] = "new@example.com"
     server.clear_log()
 
@@ -164,3 +165,22 @@ def test_a_remembered_plan_is_read_again_after_its_time(server, resolver):
     _, refreshed_at, info = cache_module._plan_memo["basic"]
     cache_module._plan_memo["basic"] = (0.0, refreshed_at, info)  # its minute is over
     assert resolver.plan("basic").price == 1500
+
+
+def test_a_customer_and_a_currency_read_once_are_remembered(server, resolver,
+                                                            django_assert_num_queries):
+    resolver.customer_for_payment_method("card_token_1")
+    resolver.currency_for_merchant_account("eur_account")
+    other = fresh(server, [])
+    with django_assert_num_queries(0):  # any resolver of this process, no table read
+        assert other.customer_for_payment_method("card_token_1").external_id == CUSTOMER.id
+        assert other.currency_for_merchant_account("eur_account") == "EUR"
+
+
+def test_a_remembered_customer_is_read_again_after_its_minute(server, resolver):
+    resolver.customer_for_payment_method("card_token_1")
+    BraintreePaymentMethodCustomer.objects.update(email="changed@example.com")
+    assert resolver.customer_for_payment_method("card_token_1").email != "changed@example.com"
+    _, refreshed_at, customer = cache_module._customer_memo["card_token_1"]
+    cache_module._customer_memo["card_token_1"] = (0.0, refreshed_at, customer)  # minute over
+    assert resolver.customer_for_payment_method("card_token_1").email == "changed@example.com"
