@@ -102,11 +102,13 @@ else:
                                                           default=False)
     if env.bool("DATABASE_SERVER_SIDE_BINDING", default=False):
         DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
-    # psycopg prepares a statement run often on a connection (the webhook INSERT). A pooler in
-    # transaction mode that cannot keep prepared statements (PgBouncer before 1.21, or without
-    # max_prepared_statements) needs this off.
-    if not env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
-        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None
+    # psycopg prepares a statement once it has run 5 times on a connection; Django turns that
+    # off unless OPTIONS says otherwise. Only statements bound server-side are prepared: the
+    # webhook INSERT (billing.services.events), not Django's own queries. A pooler in
+    # transaction mode that cannot keep prepared statements (PgBouncer before 1.21, or with
+    # max_prepared_statements = 0) needs DATABASE_PREPARED_STATEMENTS=false.
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+        5 if env.bool("DATABASE_PREPARED_STATEMENTS", default=True) else None)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -6,7 +6,9 @@ are for browsers, and the webhook receivers authenticate the provider themselves
 need an HttpRequest, URL resolution or a JsonResponse: a POST to one of the exact webhook
 paths goes straight to its receiver (billing.webhooks.delivery), which was about half of a
 delivery's CPU time less than Django's full handler. The request signals are still sent, so
-database connections are recycled as after any request (CONN_MAX_AGE, health checks).
+database connections are recycled as after any request (CONN_MAX_AGE, health checks), and
+the Host header is checked against ALLOWED_HOSTS as the full stack would. (SECURE_SSL_REDIRECT
+is not applied: a provider does not follow a redirect of its POST; serve webhooks over HTTPS.)
 Any other method on those paths is answered by Django's handler without middleware (405), and
 any other path, including any variant of these, goes through the full chain.
 """
@@ -16,9 +18,11 @@ import os
 from http import HTTPStatus
 
 from django.core import signals
+from django.core.exceptions import DisallowedHost
 from django.core.handlers.exception import convert_exception_to_response
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.wsgi import get_wsgi_application
+from django.http import HttpRequest
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "subsync.settings")
 
@@ -47,7 +51,10 @@ def serve_delivery(receive, environ, start_response):
 
     signals.request_started.send(sender=WebhookHandler, environ=environ)
     try:
-        answer = receive(Delivery.from_environ(environ))
+        if host_allowed(environ):
+            answer = receive(Delivery.from_environ(environ))
+        else:
+            answer = Answer(400, {"error": "host not allowed (ALLOWED_HOSTS)"})
     except Exception:
         log.exception("webhook delivery failed", extra={"path": environ.get("PATH_INFO")})
         answer = Answer(500, {"error": "internal error: not stored, please retry"})
@@ -57,6 +64,19 @@ def serve_delivery(receive, environ, start_response):
     start_response(f"{answer.status} {HTTPStatus(answer.status).phrase}",
                    answer.wsgi_headers(content))
     return [content]
+
+
+def host_allowed(environ) -> bool:
+    """Django's own ALLOWED_HOSTS check (X-Forwarded-Host and DEBUG rules included), which
+    the full stack makes in CommonMiddleware; logged as Django logs it."""
+    request = HttpRequest()
+    request.META = environ
+    try:
+        request.get_host()
+    except DisallowedHost as exc:
+        logging.getLogger("django.security.DisallowedHost").warning(str(exc))
+        return False
+    return True
 
 
 def build_application():

@@ -16,13 +16,14 @@ PROBE = (
     "'ssl_redirect': settings.SECURE_SSL_REDIRECT, 'hosts': settings.ALLOWED_HOSTS,"
     "'sync_statuses': settings.SUBSYNC_SYNC_STATUSES,"
     "'sf_version': settings.SALESFORCE_API_VERSION,"
-    "'currency': settings.SUBSYNC_REPORTING_CURRENCY}))"
+    "'currency': settings.SUBSYNC_REPORTING_CURRENCY,"
+    "'options': db.get('OPTIONS', {})}, default=str))"
 )
 
 
 def load(tmp_path, **overrides):
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("DATABASE_URL", "CELERY_", "SECRET_KEY", "DEBUG", "SUBSYNC_"))}
+           if not k.startswith(("DATABASE_", "CELERY_", "SECRET_KEY", "DEBUG", "SUBSYNC_"))}
     env.update(DJANGO_SETTINGS_MODULE="subsync.settings", SUBSYNC_VAR_DIR=str(tmp_path))
     env.update(overrides)
     proc = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=env,
@@ -73,3 +74,27 @@ def test_debug_allows_the_development_key_and_relaxes_cookies(tmp_path):
     cfg = json.loads(proc.stdout)
     assert cfg["debug"] is True
     assert cfg["secure_cookie"] is False and cfg["hsts"] == 0
+
+
+def test_prepared_statements_can_be_turned_off_for_postgresql(tmp_path):
+    """On PostgreSQL, OPTIONS prepare_threshold is psycopg's 5 (Django's own default, None,
+    prepares nothing) unless DATABASE_PREPARED_STATEMENTS=false makes it None; SQLite has no
+    such option."""
+    postgres = dict(SECRET_KEY="x" * 50, DATABASE_URL="postgres://u@db.example:5432/subsync")
+    options = {}
+    for name, overrides in {
+        "default": postgres,
+        "true": {**postgres, "DATABASE_PREPARED_STATEMENTS": "true"},
+        "false": {**postgres, "DATABASE_PREPARED_STATEMENTS": "false"},
+        "sqlite": {"SECRET_KEY": "x" * 50, "DATABASE_PREPARED_STATEMENTS": "false"},
+    }.items():
+        proc = load(tmp_path, **overrides)
+        assert proc.returncode == 0, proc.stderr
+        options[name] = json.loads(proc.stdout)["options"]
+
+    assert "prepare_threshold" in options["false"]
+    assert options["false"]["prepare_threshold"] is None
+    assert options["default"]["prepare_threshold"] == 5
+    assert options["true"]["prepare_threshold"] == 5
+    assert "prepare_threshold" not in options["sqlite"]
+    assert options["sqlite"]["transaction_mode"] == "IMMEDIATE"  # the probe reads OPTIONS

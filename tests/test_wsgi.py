@@ -10,13 +10,22 @@ from __future__ import annotations
 import base64
 import io
 import json
+import logging
 import sys
 
 import pytest
+from django.core import signals
+from django.test import Client
 
 from billing.models import WebhookEvent
+from billing.providers.braintree.parse import dedupe_key
 from billing.services import events
-from subsync.wsgi import application
+from billing.webhooks import chargebee
+from billing.webhooks.common import MAX_BODY_BYTES
+from subsync.wsgi import WebhookHandler, application
+from tests.support.braintree.app import FORM, configure, form_body
+from tests.support.braintree.notifications import sample_notification
+from tests.support.braintree.subscriptions import Keys
 from tests.support.chargebee.events import make_event
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -42,6 +51,7 @@ def announced(monkeypatch) -> list[int]:
 class Answer:
     def __init__(self, status: str, headers: list[tuple[str, str]], body: bytes):
         self.status_code = int(status.split(" ", 1)[0])
+        self.header_list = list(headers)
         self.headers = {name.lower(): value for name, value in headers}
         self.body = body
 
@@ -50,7 +60,9 @@ class Answer:
 
 
 def call(method: str, path: str, body: bytes = b"", *, content_type: str = "application/json",
-         auth: str | None = None) -> Answer:
+         auth: str | None = None, extra: dict | None = None) -> Answer:
+    """Call `application` as a WSGI server would; `extra` adds or replaces environ keys
+    (request headers as HTTP_*, a declared CONTENT_LENGTH, another wsgi.input)."""
     environ = {
         "REQUEST_METHOD": method,
         "PATH_INFO": path,
@@ -73,6 +85,7 @@ def call(method: str, path: str, body: bytes = b"", *, content_type: str = "appl
     }
     if auth is not None:
         environ["HTTP_AUTHORIZATION"] = auth
+    environ.update(extra or {})
     started = []
 
     def start_response(status, headers, exc_info=None):
@@ -174,3 +187,223 @@ def test_webhook_path_without_its_slash_takes_the_full_chain():
     # SecurityMiddleware (outermost) marks every answer of the chain.
     assert answer.headers["x-content-type-options"] == "nosniff"
     assert not WebhookEvent.objects.exists()
+
+
+# -- the short path, in detail ----------------------------------------------------------------
+
+BRAINTREE = "/webhooks/braintree/"
+INTERNAL_ERROR = {"error": "internal error: not stored, please retry"}
+
+
+@pytest.fixture
+def request_signals():
+    """What Django's request_started / request_finished signals were sent with, in order."""
+    seen: list[tuple[str, object, dict]] = []
+
+    def on_started(sender, **kwargs):
+        seen.append(("started", sender, kwargs))
+
+    def on_finished(sender, **kwargs):
+        seen.append(("finished", sender, kwargs))
+
+    signals.request_started.connect(on_started, weak=False, dispatch_uid="test_wsgi.started")
+    signals.request_finished.connect(on_finished, weak=False, dispatch_uid="test_wsgi.finished")
+    try:
+        yield seen
+    finally:
+        signals.request_started.disconnect(dispatch_uid="test_wsgi.started")
+        signals.request_finished.disconnect(dispatch_uid="test_wsgi.finished")
+
+
+def assert_json_answer(answer: Answer) -> None:
+    """Content-Type JSON and exactly one Content-Length, equal to the body's length."""
+    assert answer.headers["content-type"] == "application/json"
+    lengths = [value for name, value in answer.header_list if name.lower() == "content-length"]
+    assert lengths == [str(len(answer.body))]
+
+
+class Unreadable:
+    """A wsgi.input that fails the test if anything reads it."""
+
+    def read(self, *args):
+        raise AssertionError("the body was read")
+
+    readline = read
+
+
+def test_braintree_notification_through_the_short_path_is_stored(settings, announced):
+    configure(settings, keys=Keys(), gateway_url="http://127.0.0.1:9")  # nothing listens
+    kind = "subscription_charged_successfully"
+    form = sample_notification(kind, keys=Keys(), subject_id="wsgi_sub")
+    body = form_body(form).encode()
+
+    answer = call("POST", BRAINTREE, body, content_type=FORM)
+
+    assert answer.status_code == 200, answer.body
+    event_id = dedupe_key(payload=form["bt_payload"])
+    assert answer.json() == {"status": "accepted", "event": event_id}
+    assert_json_answer(answer)
+    assert "x-frame-options" not in answer.headers  # no middleware ran
+    row = WebhookEvent.objects.get()
+    assert (row.provider, row.event_id, row.event_type, row.status, row.source) == (
+        "braintree", event_id, kind, "received", "webhook")
+    assert row.body == form_body(form)
+    assert row.occurred_at is not None
+    assert row.headers["Content-Type"] == FORM
+    assert announced == [row.pk]
+
+
+def test_badly_signed_braintree_notification_through_the_short_path_is_403(settings):
+    configure(settings, keys=Keys())
+    form = sample_notification("check", keys=Keys(private_key="another_private_key"))
+
+    answer = call("POST", BRAINTREE, form_body(form).encode(), content_type=FORM)
+
+    assert answer.status_code == 403, answer.body
+    assert_json_answer(answer)
+    assert not WebhookEvent.objects.exists()
+
+
+def test_receiver_exception_is_logged_and_answered_500_in_json(monkeypatch, caplog,
+                                                               request_signals, announced):
+    def broken_store_event(**kwargs):
+        raise RuntimeError("database said no (secret detail)")
+
+    monkeypatch.setattr(chargebee, "store_event", broken_store_event)
+
+    with caplog.at_level(logging.ERROR, logger="subsync.webhooks"):
+        answer = call("POST", WEBHOOK, delivery("ev_wsgi_boom"), auth=basic())
+
+    assert answer.status_code == 500
+    assert answer.json() == INTERNAL_ERROR
+    assert_json_answer(answer)
+    assert b"secret detail" not in answer.body  # the cause is logged, never answered
+    logged = [r for r in caplog.records if r.name == "subsync.webhooks"]
+    assert len(logged) == 1
+    record, = logged
+    assert record.levelno == logging.ERROR
+    assert record.exc_info is not None and record.exc_info[0] is RuntimeError
+    assert "secret detail" in str(record.exc_info[1])
+    assert record.path == WEBHOOK
+    assert not WebhookEvent.objects.exists()
+    assert announced == []
+    assert [name for name, _, _ in request_signals] == ["started", "finished"]
+
+
+def test_each_short_path_post_sends_request_started_and_finished_once(request_signals):
+    first = call("POST", WEBHOOK, delivery("ev_wsgi_sig_1"), auth=basic())
+    second = call("POST", WEBHOOK, delivery("ev_wsgi_sig_2"), auth=basic())
+
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert [name for name, _, _ in request_signals] == [
+        "started", "finished", "started", "finished"]
+    assert {sender for _, sender, _ in request_signals} == {WebhookHandler}
+    started = [kwargs["environ"] for name, _, kwargs in request_signals if name == "started"]
+    assert [environ["PATH_INFO"] for environ in started] == [WEBHOOK, WEBHOOK]
+    assert started[0] is not started[1]  # each request's own environ
+    assert WebhookEvent.objects.count() == 2
+
+
+def test_short_path_stores_the_same_headers_as_the_django_view():
+    """The same request, once through the short path and once through Django's test client
+    (full middleware chain and the Django view), stores identical header dicts.
+
+    Both requests carry the same headers: Host (call() sends one as a real server does; the
+    test client only sends it when given), Content-Type, Content-Length (the two bodies differ
+    only in event ids of equal length), User-Agent and a Chargebee-style custom header, plus
+    Authorization. The test client adds one header by itself, an empty Cookie, which is never
+    stored (like Authorization), so the stored dicts can be compared exactly.
+    """
+    sent_headers = {"User-Agent": "ChargeBee-Webhook/2.0", "X-Chargebee-Webhook-Id": "wh_77"}
+    short_body, view_body = delivery("ev_hdr_wsgi"), delivery("ev_hdr_view")
+    assert len(short_body) == len(view_body)
+
+    short = call("POST", WEBHOOK, short_body, auth=basic(), extra={
+        "HTTP_USER_AGENT": sent_headers["User-Agent"],
+        "HTTP_X_CHARGEBEE_WEBHOOK_ID": sent_headers["X-Chargebee-Webhook-Id"]})
+    view = Client().post(WEBHOOK, data=view_body, content_type="application/json",
+                         headers={**sent_headers, "Host": "testserver",
+                                  "Authorization": basic()})
+
+    assert (short.status_code, view.status_code) == (200, 200), (short.body, view.content)
+    via_short = WebhookEvent.objects.get(event_id="ev_hdr_wsgi").headers
+    via_view = WebhookEvent.objects.get(event_id="ev_hdr_view").headers
+    expected = {**sent_headers, "Host": "testserver", "Content-Type": "application/json",
+                "Content-Length": str(len(short_body))}
+    assert via_short == expected
+    assert via_view == expected
+    assert "Authorization" not in via_short and "Cookie" not in via_view
+
+
+@pytest.mark.parametrize(("size", "status"), [(MAX_BODY_BYTES, 200), (MAX_BODY_BYTES + 1, 413)])
+def test_body_size_cap_on_the_short_path(size, status):
+    """A body of exactly 1 MiB is taken; one byte more is refused and nothing is stored."""
+    event = make_event("subscription_created", event_id="ev_wsgi_big")
+    event["padding"] = ""
+    room = size - len(json.dumps(event).encode())
+    event["padding"] = "x" * room
+    body = json.dumps(event).encode()
+    assert len(body) == size
+
+    answer = call("POST", WEBHOOK, body, auth=basic())
+
+    assert answer.status_code == status, answer.body[:200]
+    assert_json_answer(answer)
+    if status == 413:
+        assert answer.json() == {"error": "body over 1 MiB"}
+        assert not WebhookEvent.objects.exists()
+    else:
+        assert len(WebhookEvent.objects.get(event_id="ev_wsgi_big").body) == size
+
+
+@pytest.mark.parametrize("path", [WEBHOOK, BRAINTREE])
+def test_declared_length_over_the_cap_is_refused_without_reading_the_body(settings, path):
+    configure(settings, keys=Keys())
+    answer = call("POST", path, auth=basic(), extra={
+        "CONTENT_LENGTH": str(MAX_BODY_BYTES + 1), "wsgi.input": Unreadable()})
+
+    # Reading would raise inside the receiver: a 500, not this 413.
+    assert answer.status_code == 413, answer.body
+    assert answer.json() == {"error": "body over 1 MiB"}
+    assert_json_answer(answer)
+    assert not WebhookEvent.objects.exists()
+
+
+@pytest.mark.parametrize(("auth", "message"), [
+    (None, "missing or wrong credentials"),
+    (basic(password="wrong"), "missing or wrong credentials"),
+    (basic(), "Chargebee webhooks are refused"),  # credentials not configured
+])
+def test_401_on_the_short_path_carries_www_authenticate_and_its_length(settings, auth, message):
+    if message.startswith("Chargebee webhooks are refused"):
+        settings.CHARGEBEE_WEBHOOK_USERNAME = settings.CHARGEBEE_WEBHOOK_PASSWORD = ""
+
+    answer = call("POST", WEBHOOK, delivery(), auth=auth)
+
+    assert answer.status_code == 401
+    assert answer.json()["error"].startswith(message)
+    assert answer.headers["www-authenticate"] == (
+        'Basic realm="subsync webhooks", charset="UTF-8"')
+    assert_json_answer(answer)
+    assert not WebhookEvent.objects.exists()
+
+
+def test_a_host_outside_allowed_hosts_is_refused_on_the_short_path(settings, caplog):
+    settings.ALLOWED_HOSTS = ["hooks.example.com"]
+
+    answer = call("POST", WEBHOOK, delivery("ev_wsgi_host"), auth=basic())
+
+    assert answer.status_code == 400
+    assert "ALLOWED_HOSTS" in answer.json()["error"]
+    assert not WebhookEvent.objects.exists()
+    assert any(r.name == "django.security.DisallowedHost" for r in caplog.records)
+
+
+def test_an_allowed_host_is_served_on_the_short_path(settings):
+    settings.ALLOWED_HOSTS = ["hooks.example.com"]
+
+    answer = call("POST", WEBHOOK, delivery("ev_wsgi_host_ok"), auth=basic(),
+                  extra={"HTTP_HOST": "hooks.example.com"})
+
+    assert answer.status_code == 200, answer.body
+    assert WebhookEvent.objects.filter(event_id="ev_wsgi_host_ok").exists()

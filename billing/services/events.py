@@ -102,9 +102,10 @@ def _insert_sql(alias: str) -> tuple[str, tuple]:
     return sql, tuple(fields)
 
 
-# Fields whose values (str, int, aware datetime or None here) the database driver takes as
-# they are: their Django conversion only checks and copies, and cost a fifth of the INSERT.
-# Any other field (the JSON headers) goes through its own conversion.
+# Fields whose values (str, int, aware datetime or None here) psycopg takes as they are: their
+# Django conversion only checks and copies, and cost a fifth of the INSERT. Any other field
+# (the JSON headers), and every field on SQLite (whose datetimes Django stores as naive UTC
+# text), goes through its own conversion.
 _NATIVE_TYPES = frozenset({"CharField", "TextField", "PositiveIntegerField", "DateTimeField"})
 
 
@@ -114,13 +115,18 @@ def _execute_returning(connection, sql: str, values: list) -> tuple | None:
     On PostgreSQL through a server-side-binding cursor: the values travel as parameters, not
     quoted into the text by the client (Django's default cursor does that, and for a body of a
     few kilobytes that was a fifth of a delivery's CPU time), and psycopg prepares the
-    statement once it has run a few times on the connection (prepare_threshold; set
-    DATABASE_PREPARED_STATEMENTS=false behind a pooler that cannot keep them).
+    statement once it has run a few times on the connection (prepare_threshold, which
+    subsync.settings sets; DATABASE_PREPARED_STATEMENTS=false behind a pooler that cannot
+    keep them).
     """
-    if connection.vendor != "postgresql":
+    if (connection.vendor != "postgresql" or connection.execute_wrappers
+            or connection.queries_logged):
+        # Django's cursor: other databases, and whenever something watches the queries
+        # (DEBUG's query log, an execute_wrapper such as a tracing library's).
         with connection.cursor() as cursor:
             cursor.execute(sql, values)
             return cursor.fetchone()
+    connection.validate_no_broken_transaction()
     connection.ensure_connection()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, values)
@@ -139,7 +145,8 @@ def _insert(**fields) -> WebhookEvent | None:
     connection = transaction.get_connection()
     sql, model_fields = _insert_sql(connection.alias)
     row_values = _with_defaults(fields, model_fields)
-    values = [row_values[f.attname] if f.get_internal_type() in _NATIVE_TYPES
+    native = _NATIVE_TYPES if connection.vendor == "postgresql" else frozenset()
+    values = [row_values[f.attname] if f.get_internal_type() in native
               else f.get_db_prep_save(row_values[f.attname], connection)
               for f in model_fields]
     try:
