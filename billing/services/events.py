@@ -12,8 +12,8 @@ import functools
 import hashlib
 import logging
 import traceback as tb
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import psycopg
@@ -76,9 +76,18 @@ def announce_on_commit(event_id: int) -> None:
 
 @dataclass(frozen=True)
 class StoreResult:
-    event: WebhookEvent
+    """What storing a delivery did. `event` is the row as a model instance, built only when
+    asked for: a webhook answer needs only `created` and `requeued`, and building the instance
+    was a tenth of a delivery's CPU time."""
+
+    pk: int
     created: bool
     requeued: bool = False
+    build: Callable[[], WebhookEvent] | None = field(default=None, repr=False, compare=False)
+
+    @functools.cached_property
+    def event(self) -> WebhookEvent:
+        return self.build()
 
 
 @functools.cache
@@ -133,8 +142,9 @@ def _execute_returning(connection, sql: str, values: list) -> tuple | None:
         return cursor.fetchone()
 
 
-def _insert(**fields) -> WebhookEvent | None:
-    """INSERT one row unless its provider + event id is already stored (then None).
+def _insert(**fields) -> tuple[int, Callable[[], WebhookEvent]] | None:
+    """INSERT one row unless its provider + event id is already stored (then None); return
+    its primary key and how to build its model instance.
 
     One statement that cannot fail on a duplicate: outside a transaction (the webhook views,
     polling) it commits on its own, and inside a caller's transaction it needs no savepoint.
@@ -160,10 +170,15 @@ def _insert(**fields) -> WebhookEvent | None:
         row = _execute_returning(connection, sql, values)
     if row is None:
         return None
-    event = WebhookEvent(pk=row[0], **row_values)
-    event._state.adding = False
-    event._state.db = connection.alias
-    return event
+    pk, alias = row[0], connection.alias
+
+    def build() -> WebhookEvent:
+        event = WebhookEvent(pk=pk, **row_values)
+        event._state.adding = False
+        event._state.db = alias
+        return event
+
+    return pk, build
 
 
 def _with_defaults(given: dict, model_fields: tuple) -> dict:
@@ -193,8 +208,8 @@ def store_event(
     )
     if rejected_error:
         fields.update(status=State.REJECTED, error=storable(rejected_error))
-    event = _insert(provider=provider, event_id=event_id, **fields)
-    if event is None:
+    inserted = _insert(provider=provider, event_id=event_id, **fields)
+    if inserted is None:
         event = WebhookEvent.objects.get(provider=provider, event_id=event_id)
         if event.status == State.FAILED and not rejected_error:
             # A provider's redelivery of something we failed on is a chance to try again.
@@ -202,11 +217,12 @@ def store_event(
                 status=State.RECEIVED
             )
             announce_on_commit(event.pk)
-            return StoreResult(event=event, created=False, requeued=True)
-        return StoreResult(event=event, created=False)
+            return StoreResult(pk=event.pk, created=False, requeued=True, build=lambda: event)
+        return StoreResult(pk=event.pk, created=False, build=lambda: event)
+    pk, build = inserted
     if not rejected_error:
-        announce_on_commit(event.pk)
-    return StoreResult(event=event, created=True)
+        announce_on_commit(pk)
+    return StoreResult(pk=pk, created=True, build=build)
 
 
 class EventProcessingError(Exception):
