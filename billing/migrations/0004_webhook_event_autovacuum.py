@@ -9,22 +9,12 @@ million events that is 200,000 dead entries in front of each claim.
 
 from django.db import migrations
 
-TABLE = "billing_webhookevent"
-PARAMETERS = ("autovacuum_vacuum_scale_factor", "autovacuum_analyze_scale_factor")
-
-
-def tune(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        settings = ", ".join(f"{name} = 0.01" for name in PARAMETERS)
-        schema_editor.execute(f"ALTER TABLE {TABLE} SET ({settings})")
-
-
-def untune(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(f"ALTER TABLE {TABLE} RESET ({', '.join(PARAMETERS)})")
+from billing.migrations._table_options import postgresql_table_options
 
 
 class Migration(migrations.Migration):
     dependencies = [("billing", "0003_braintree_lookup_cache")]
 
-    operations = [migrations.RunPython(tune, untune)]
+    operations = [postgresql_table_options("billing_webhookevent",
+                                           autovacuum_vacuum_scale_factor=0.01,
+                                           autovacuum_analyze_scale_factor=0.01)]

@@ -10,20 +10,10 @@ bench/webhooks.py: README "Performance".
 
 from django.db import migrations
 
-TABLE = "billing_webhookevent"
-
-
-def tune(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(f"ALTER TABLE {TABLE} SET (toast_tuple_target = 128)")
-
-
-def untune(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(f"ALTER TABLE {TABLE} RESET (toast_tuple_target)")
+from billing.migrations._table_options import postgresql_table_options
 
 
 class Migration(migrations.Migration):
     dependencies = [("billing", "0004_webhook_event_autovacuum")]
 
-    operations = [migrations.RunPython(tune, untune)]
+    operations = [postgresql_table_options("billing_webhookevent", toast_tuple_target=128)]
