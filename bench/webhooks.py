@@ -53,6 +53,7 @@ from bench.braintree_mix import BraintreeMix  # noqa: E402
 from bench.chargebee_mix import ChargebeeMix  # noqa: E402
 from bench.cpu import CpuMeter  # noqa: E402
 from bench.mix import Delivery, Generator, Plan, plan  # noqa: E402
+from bench.pg_waits import WaitSampler  # noqa: E402
 from bench.processes import (  # noqa: E402
     ensure_database,
     free_port,
@@ -149,6 +150,7 @@ class Ack:
     status: int
     outcome: str  # the app's "status": accepted / duplicate / requeued, or an error
     seconds: float
+    sent_at: float = 0.0  # seconds from the start of the run (when it was due, open loop)
 
 
 def _request_bytes(delivery: Delivery, host: str) -> bytes:
@@ -224,7 +226,7 @@ def send_all(url: str, deliveries: list[Delivery], *, concurrency: int,
             except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
                 status, outcome, closes = 0, f"{type(exc).__name__}: {exc}", True
             acks[index] = Ack(status=status, outcome=outcome,
-                              seconds=time.perf_counter() - began)
+                              seconds=time.perf_counter() - began, sent_at=began - started)
             if closes and writer is not None:
                 writer.close()
                 reader = writer = None
@@ -239,6 +241,15 @@ def send_all(url: str, deliveries: list[Delivery], *, concurrency: int,
 
     elapsed = asyncio.run(run())
     return [a for a in acks if a is not None], elapsed, time.time()
+
+
+def write_trace(path: Path, deliveries: list[Delivery], acks: list[Ack]) -> None:
+    with path.open("w") as out:
+        for index, (delivery, ack) in enumerate(zip(deliveries, acks, strict=True)):
+            out.write(json.dumps({
+                "index": index, "provider": delivery.provider, "sent_at": round(ack.sent_at, 6),
+                "ms": round(ack.seconds * 1000, 3), "status": ack.status,
+                "outcome": ack.outcome}) + "\n")
 
 
 def percentile(sorted_values: list[float], share: float) -> float:
@@ -437,6 +448,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="seconds to wait for processing to finish (default 300)")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: time)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    parser.add_argument("--pg-waits", action="store_true",
+                        help="sample what PostgreSQL's connections wait for while sending "
+                             "(every 10 ms) and print a summary")
+    parser.add_argument("--trace", type=Path, default=None,
+                        help="write one JSON line per delivery (when it was sent, its latency, "
+                             "status, provider) to this file: slow answers that come together "
+                             "point at something the whole machine waited for")
     args = parser.parse_args(argv)
     if args.url and args.defer_worker:
         parser.error("--defer-worker needs the app started by the benchmark (no --url)")
@@ -522,10 +540,16 @@ def main(argv: list[str] | None = None) -> int:
               "...", flush=True)
         meter = CpuMeter(app_pids=[p.pid for p in managed.procs] if managed else [],
                          database=str(connection.settings_dict["NAME"]))
+        sampler = (WaitSampler(conninfo=env["DATABASE_URL"],
+                               database=str(connection.settings_dict["NAME"])).start()
+                   if args.pg_waits and connection.vendor == "postgresql" else None)
         meter.start()
         acks, elapsed, last_ack_wall = send_all(url, run.deliveries,
                                                 concurrency=args.concurrency, rate=args.rate)
         cpu_sending = meter.split()
+        waits = sampler.stop() if sampler else None
+        if args.trace:
+            write_trace(args.trace, run.deliveries, acks)
         if defer:
             print("starting the worker ...", flush=True)
             worker_started = time.time()
@@ -542,6 +566,9 @@ def main(argv: list[str] | None = None) -> int:
            target=url if args.url else f"{url} ({managed.describe()})",
            cpu={"sending": cpu_sending, "until applied": cpu_total},
            worker_started=worker_started)
+    if waits is not None:
+        for line in waits.lines():
+            print(f"  pg waits      {line}")
     return 1 if verdict.failures else 0
 
 

@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler
 import pytest
 
 from bench.mix import Delivery
-from bench.webhooks import send_all
+from bench.webhooks import send_all, write_trace
 from tests.support.local_server import LocalServer
 
 SLOW = 0.03
@@ -77,6 +77,7 @@ def test_open_loop_counts_the_wait_for_a_busy_connection(server):
     assert len(server.bodies) == 8
     for index, ack in enumerate(acks):
         assert ack.seconds >= (index + 1) * SLOW - index / 1000
+        assert ack.sent_at == pytest.approx(index / 1000, abs=1e-9)  # when it was due
     assert elapsed >= 8 * SLOW
 
 
@@ -86,3 +87,19 @@ def test_open_loop_keeps_to_the_rate_when_the_app_is_fast_enough(server):
 
     assert len(acks) == 6
     assert elapsed >= 5 / 20 + SLOW
+
+
+def test_the_trace_has_one_line_per_delivery(server, tmp_path):
+    sent = deliveries(5)
+    acks, _, _ = send_all(server.base_url, sent, concurrency=2)
+    path = tmp_path / "trace.jsonl"
+
+    write_trace(path, sent, acks)
+
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [line["index"] for line in lines] == [0, 1, 2, 3, 4]
+    assert {line["provider"] for line in lines} == {"chargebee"}
+    assert all(line["status"] == 200 and line["ms"] >= SLOW * 1000 for line in lines)
+    assert all(line["sent_at"] >= 0 for line in lines)
+    # Two connections: the fifth delivery waits for an answer before it is sent.
+    assert lines[4]["sent_at"] >= SLOW
