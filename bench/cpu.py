@@ -8,6 +8,7 @@ benchmark client itself, and everything else.
 from __future__ import annotations
 
 import os
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -92,3 +93,21 @@ class CpuMeter:
         if not self.app_pids:  # a running app (--url) cannot be told from the rest
             used["other incl. app"] = used.pop("other") + used.pop("app", 0.0)
         return {name: round(value, 1) for name, value in used.items()}
+
+
+def machine_speed(*, rounds: int = 3, iterations: int = 2_000_000,
+                  clock=time.process_time) -> float:
+    """CPU seconds a fixed pure-Python loop takes, best of `rounds`.
+
+    The benchmark VMs share their host and their speed drifts (the same run has needed a third
+    more CPU seconds an hour later): printed before and after a run, this says whether two
+    runs' figures can be compared.
+    """
+    best = float("inf")
+    for _ in range(rounds):
+        began = clock()
+        total = 0
+        for value in range(iterations):
+            total += value * value
+        best = min(best, clock() - began)
+    return best

@@ -51,7 +51,7 @@ sys.path.insert(0, str(ROOT))
 from bench.braintree_mix import PLANS as BRAINTREE_PLANS  # noqa: E402
 from bench.braintree_mix import BraintreeMix  # noqa: E402
 from bench.chargebee_mix import ChargebeeMix  # noqa: E402
-from bench.cpu import CpuMeter  # noqa: E402
+from bench.cpu import CpuMeter, machine_speed  # noqa: E402
 from bench.mix import Delivery, Generator, Plan, plan  # noqa: E402
 from bench.pg_waits import WaitSampler  # noqa: E402
 from bench.processes import (  # noqa: E402
@@ -543,6 +543,7 @@ def main(argv: list[str] | None = None) -> int:
         sampler = (WaitSampler(conninfo=env["DATABASE_URL"],
                                database=str(connection.settings_dict["NAME"])).start()
                    if args.pg_waits and connection.vendor == "postgresql" else None)
+        speed_before = machine_speed()
         meter.start()
         acks, elapsed, last_ack_wall = send_all(url, run.deliveries,
                                                 concurrency=args.concurrency, rate=args.rate)
@@ -558,6 +559,7 @@ def main(argv: list[str] | None = None) -> int:
         waited = wait_for_processing(since=since, expected=run.distinct,
                                      timeout=args.settle_timeout)
         cpu_total = meter.split()
+        speed_after = machine_speed()
         verdict = verify(run, acks)
     finally:
         if managed is not None:
@@ -566,6 +568,8 @@ def main(argv: list[str] | None = None) -> int:
            target=url if args.url else f"{url} ({managed.describe()})",
            cpu={"sending": cpu_sending, "until applied": cpu_total},
            worker_started=worker_started)
+    print(f"  machine speed a fixed Python loop took {speed_before:.3f} s of CPU before the run "
+          f"and {speed_after:.3f} s after (lower is faster; compare runs by it)")
     if waits is not None:
         for line in waits.lines():
             print(f"  pg waits      {line}")
