@@ -27,6 +27,7 @@ from billing.services import customers as customer_rows
 from billing.services import subscriptions as subscription_rows
 from billing.services.customers import Key
 from billing.services.subscriptions import ApplyResult
+from billing.services.upsert import update_rows
 from crm.services.sync_state import in_sync_scope, note_subscriptions_changed
 
 log = logging.getLogger(__name__)
@@ -215,7 +216,7 @@ class _Batch:
         if self.dirty_customers:
             for row in self.dirty_customers.values():
                 row.updated_at = self.now
-            _update_rows(Customer, list(self.dirty_customers.values()),
+            update_rows(Customer, list(self.dirty_customers.values()),
                          [*customer_rows.FIELDS, "source_version", "raw", "deleted_at",
                           "first_paid_at", "updated_at"])
         new = [row for row in self.saved.values() if row.pk is None]
@@ -225,7 +226,7 @@ class _Batch:
         if old:
             for row in old:
                 row.updated_at = self.now
-            _update_rows(Subscription, old,
+            update_rows(Subscription, old,
                          [*subscription_rows.COPIED, "customer", "deleted_at", "updated_at"])
         subscription_rows.replace_items({self.saved[key]: items
                                          for key, items in self.items.items()})
@@ -235,14 +236,3 @@ class _Batch:
             note_subscriptions_changed(
                 subscription_ids=[row.pk for row in self.saved.values()],
                 in_scope_ids=[self.saved[key].pk for key in self.ever_in_scope])
-
-
-def _update_rows(model, rows: list, fields: list[str]) -> None:
-    """Write `fields` of existing, locked `rows` in one statement.
-
-    An INSERT of the rows as they are, turned into an UPDATE by the primary key conflict:
-    Django's bulk_update builds a CASE expression per field and row, which cost more CPU
-    than everything else in a batch together.
-    """
-    model.objects.bulk_create(rows, update_conflicts=True, unique_fields=["pk"],
-                              update_fields=fields)

@@ -16,7 +16,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import psycopg
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connections, transaction
 from django.db.models import F
@@ -29,6 +28,7 @@ from billing.services.batch import Change, apply_changes
 from billing.services.drain import request_drain
 from subsync.backoff import backoff_seconds
 from subsync.celery import app
+from subsync.db import binds_server_side, server_binding_cursor
 
 log = logging.getLogger(__name__)
 
@@ -121,23 +121,18 @@ _NATIVE_TYPES = frozenset({"CharField", "TextField", "PositiveIntegerField", "Da
 def _execute_returning(connection, sql: str, values: list) -> tuple | None:
     """Run `sql` and return its one row, if any.
 
-    On PostgreSQL through a server-side-binding cursor: the values travel as parameters, not
-    quoted into the text by the client (Django's default cursor does that, and for a body of a
-    few kilobytes that was a fifth of a delivery's CPU time), and psycopg prepares the
+    On PostgreSQL through a server-side-binding cursor (subsync.db): the values travel as
+    parameters, not quoted into the text by the client (for a body of a few kilobytes that
+    was a fifth of a delivery's CPU time), and psycopg prepares the
     statement once it has run a few times on the connection (prepare_threshold, which
     subsync.settings sets; DATABASE_PREPARED_STATEMENTS=false behind a pooler that cannot
     keep them).
     """
-    if (connection.vendor != "postgresql" or connection.execute_wrappers
-            or connection.queries_logged):
-        # Django's cursor: other databases, and whenever something watches the queries
-        # (DEBUG's query log, an execute_wrapper such as a tracing library's).
+    if not binds_server_side(connection):
         with connection.cursor() as cursor:
             cursor.execute(sql, values)
             return cursor.fetchone()
-    connection.validate_no_broken_transaction()
-    connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+    with server_binding_cursor(connection) as cursor:
         cursor.execute(sql, values)
         return cursor.fetchone()
 

@@ -1,0 +1,132 @@
+"""billing.services.upsert.update_rows: existing rows written back in one statement.
+
+On PostgreSQL it sends binary arrays through a server-side-binding cursor; elsewhere, and
+when queries are watched, it is Django's bulk_create(update_conflicts). Both must leave the
+same rows behind: the changed fields written, the others as they were.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+import pytest
+from django.db import connection
+from django.forms.models import model_to_dict
+
+from billing.models import Customer, Subscription
+from billing.services.subscriptions import apply_subscription
+from billing.services.upsert import update_rows
+from subsync.db import binds_server_side
+from tests.support.normalized import subscription
+
+pytestmark = pytest.mark.django_db
+
+FIELDS = ["status", "mrr", "plan_id", "cancelled_at", "cancel_reason", "raw", "customer",
+          "updated_at"]
+
+
+def stored(count: int) -> list[Subscription]:
+    for n in range(count):
+        apply_subscription(subscription=subscription(f"sub_{n}", customer_id=f"cus_{n % 2}",
+                                                      raw={"n": n, "tags": ["a", "b"]}))
+    return list(Subscription.objects.order_by("pk"))
+
+
+def change(rows: list[Subscription]) -> None:
+    other = Customer.objects.order_by("pk").last()
+    for n, row in enumerate(rows):
+        row.status = "cancelled" if n % 2 else "active"
+        row.mrr = 1000 + n
+        row.plan_id = f'plan "{n}", with {{braces}} and \\ backslash'
+        row.cancelled_at = datetime(2026, 5, n + 1, 12, 30, tzinfo=UTC) if n % 2 else None
+        row.cancel_reason = "" if n % 2 == 0 else "not_paid"
+        row.raw = {"n": n, "nested": {"null": None, "list": [1, "x"]}}
+        row.customer = other
+        row.deleted_at = datetime(2030, 1, 1, tzinfo=UTC)  # not among FIELDS: not written
+
+
+def snapshot() -> list[dict]:
+    return [{k: v for k, v in model_to_dict(row).items() if k != "updated_at"}
+            for row in Subscription.objects.order_by("pk")]
+
+
+@contextmanager
+def watched():
+    """An execute_wrapper, as a tracing library installs: queries go through Django."""
+    seen: list[str] = []
+
+    def wrapper(execute, sql, params, many, context):
+        seen.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(wrapper):
+        yield seen
+
+
+def test_changed_fields_are_written_and_the_others_kept():
+    rows = stored(4)
+    change(rows)
+
+    update_rows(Subscription, rows, FIELDS)
+
+    after = list(Subscription.objects.order_by("pk"))
+    assert [r.mrr for r in after] == [1000, 1001, 1002, 1003]
+    assert [r.status for r in after] == ["active", "cancelled", "active", "cancelled"]
+    assert after[1].cancelled_at == datetime(2026, 5, 2, 12, 30, tzinfo=UTC)
+    assert after[0].cancelled_at is None
+    assert after[3].plan_id == 'plan "3", with {braces} and \\ backslash'
+    assert after[2].raw == {"n": 2, "nested": {"null": None, "list": [1, "x"]}}
+    assert {r.customer_id for r in after} == {Customer.objects.order_by("pk").last().pk}
+    assert all(r.deleted_at is None for r in after)  # not in FIELDS
+    assert Subscription.objects.count() == 4
+
+
+def test_a_column_that_is_null_in_every_row():
+    rows = stored(3)
+    for row in rows:
+        row.cancelled_at = None
+        row.mrr = 7
+
+    update_rows(Subscription, rows, ["cancelled_at", "mrr"])
+
+    assert list(Subscription.objects.values_list("cancelled_at", "mrr")) == [(None, 7)] * 3
+
+
+def test_the_fast_statement_and_djangos_leave_the_same_rows():
+    if connection.vendor != "postgresql":
+        pytest.skip("compares the binary statement with Django's: runs on PostgreSQL (CI)")
+    rows = stored(6)
+    originals = snapshot()
+    change(rows)
+    update_rows(Subscription, rows, FIELDS)
+    fast = snapshot()
+
+    for row, original in zip(Subscription.objects.order_by("pk"), originals, strict=True):
+        for name, value in original.items():  # back to the start
+            setattr(row, "customer_id" if name == "customer" else name, value)
+        row.save()
+    assert snapshot() == originals
+    rows = list(Subscription.objects.order_by("pk"))
+    change(rows)
+    with watched():
+        update_rows(Subscription, rows, FIELDS)
+
+    assert snapshot() == fast != originals
+
+
+def test_watched_queries_go_through_django():
+    rows = stored(2)
+    change(rows)
+    with watched() as seen:
+        assert not binds_server_side(connection)
+        update_rows(Subscription, rows, FIELDS)
+
+    assert any("ON CONFLICT" in sql for sql in seen)
+    assert Subscription.objects.filter(mrr__in=[1000, 1001]).count() == 2
+
+
+def test_on_postgresql_unwatched_writes_bind_server_side():
+    if connection.vendor != "postgresql":
+        pytest.skip("server-side binding: runs on PostgreSQL (CI)")
+    assert binds_server_side(connection)
