@@ -27,7 +27,7 @@ from billing.services import customers as customer_rows
 from billing.services import subscriptions as subscription_rows
 from billing.services.customers import Key
 from billing.services.subscriptions import ApplyResult
-from billing.services.upsert import update_rows
+from billing.services.upsert import insert_rows, update_rows
 from crm.services.sync_state import in_sync_scope, note_subscriptions_changed
 
 log = logging.getLogger(__name__)
@@ -222,7 +222,7 @@ class _Batch:
         new = [row for row in self.saved.values() if row.pk is None]
         old = [row for row in self.saved.values() if row.pk is not None]
         if new:
-            Subscription.objects.bulk_create(new)
+            insert_rows(Subscription, new)
         if old:
             for row in old:
                 row.updated_at = self.now
@@ -231,7 +231,7 @@ class _Batch:
         subscription_rows.replace_items({self.saved[key]: items
                                          for key, items in self.items.items()})
         if self.ledger:
-            SubscriptionChange.objects.bulk_create(self.ledger)
+            insert_rows(SubscriptionChange, self.ledger)
         if self.saved:
             note_subscriptions_changed(
                 subscription_ids=[row.pk for row in self.saved.values()],

@@ -1,4 +1,5 @@
-"""Write back existing rows in one statement: INSERT ... ON CONFLICT (id) DO UPDATE.
+"""Bulk writes for the batch writer: existing rows back in one statement (INSERT ... ON
+CONFLICT (id) DO UPDATE), new rows in one statement (INSERT ... RETURNING id).
 
 The batch writer (billing.services.batch) changes many customers and subscriptions in memory
 and writes them back at once. Django's bulk_update builds a CASE per field and row; its
@@ -30,36 +31,84 @@ def update_rows(model, rows: list, fields: list[str]) -> None:
                                   update_fields=fields)
         return
     sql, columns = _statement(connection.alias, model, tuple(fields))
+    for row in rows:
+        row._prepare_related_fields_for_save(operation_name="update_rows")
     values = [[field.get_db_prep_save(field.pre_save(row, add=True), connection)
                for row in rows] for field in columns]
     with server_binding_cursor(connection) as cursor:
         cursor.execute(sql, values)
 
 
+def insert_rows(model, rows: list) -> None:
+    """Insert new `rows` in one statement and set their primary keys, as bulk_create does."""
+    if not rows:
+        return
+    connection = transaction.get_connection()
+    if not binds_server_side(connection):
+        model.objects.bulk_create(rows)
+        return
+    sql, columns = _insert(connection.alias, model)
+    for row in rows:
+        # A relation set to a row saved since (a new subscription's ledger row) gets its id,
+        # as bulk_create does.
+        row._prepare_related_fields_for_save(operation_name="insert_rows")
+    values = [[field.get_db_prep_save(field.pre_save(row, add=True), connection)
+               for row in rows] for field in columns]
+    with server_binding_cursor(connection) as cursor:
+        cursor.execute(sql, values)
+        ids = [row[0] for row in cursor.fetchall()]
+    for row, pk in zip(rows, ids, strict=True):
+        row.pk = pk
+        row._state.adding = False
+        row._state.db = connection.alias
+
+
 @functools.cache
 def _statement(alias: str, model, fields: tuple[str, ...]) -> tuple[str, tuple]:
     """The statement for `model` updating `fields`, and the columns it sends, in order.
 
-    Every column is sent (an INSERT checks NOT NULL before it finds the conflict), each as a
-    binary array (%b) cast to the column's type without its length (varchar, not
-    varchar(255)), as Django's own UNNEST insert does. Names only come from the model.
+    Every column is sent (an INSERT checks NOT NULL before it finds the conflict).
     """
     connection = connections[alias]
     meta = model._meta
     quote = connection.ops.quote_name
     columns = tuple(meta.concrete_fields)
     updated = [meta.get_field(name) for name in fields]
+    sql = " ".join([
+        _insert_from_arrays(connection, model, columns),
+        "ON CONFLICT", f"({quote(meta.pk.column)})", "DO UPDATE SET",
+        ", ".join(f"{quote(f.column)} = EXCLUDED.{quote(f.column)}" for f in updated),
+    ])
+    return sql, columns
+
+
+@functools.cache
+def _insert(alias: str, model) -> tuple[str, tuple]:
+    """The statement inserting new rows of `model` (every column but the generated id) and
+    returning their ids in order, and the columns it sends."""
+    connection = connections[alias]
+    meta = model._meta
+    columns = tuple(f for f in meta.concrete_fields if not f.primary_key)
+    sql = " ".join([_insert_from_arrays(connection, model, columns),
+                    "RETURNING", connection.ops.quote_name(meta.pk.column)])
+    return sql, columns
+
+
+def _insert_from_arrays(connection, model, columns: tuple) -> str:
+    """INSERT INTO table (columns) SELECT * FROM UNNEST(one binary array per column).
+
+    Each array (%b) is cast to its column's type without a length (varchar, not
+    varchar(255)), as Django's own UNNEST insert does. Names only come from the model.
+    """
+    quote = connection.ops.quote_name
 
     def array_type(field) -> str:
         target = field.target_field if field.is_relation else field
         return target.db_type(connection).split("(")[0] + "[]"
 
-    sql = " ".join([
-        "INSERT INTO", quote(meta.db_table),
+    return " ".join([
+        "INSERT INTO", quote(model._meta.db_table),
         "(" + ", ".join(quote(f.column) for f in columns) + ")",
         "SELECT * FROM UNNEST("  # noqa: S608 - model names and %b placeholders only
         + ", ".join(f"%b::{array_type(f)}" for f in columns) + ")",
-        "ON CONFLICT", f"({quote(meta.pk.column)})", "DO UPDATE SET",
-        ", ".join(f"{quote(f.column)} = EXCLUDED.{quote(f.column)}" for f in updated),
     ])
-    return sql, columns

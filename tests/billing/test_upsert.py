@@ -1,4 +1,4 @@
-"""billing.services.upsert.update_rows: existing rows written back in one statement.
+"""billing.services.upsert: existing rows written back, and new rows inserted, in one statement.
 
 On PostgreSQL it sends binary arrays through a server-side-binding cursor; elsewhere, and
 when queries are watched, it is Django's bulk_create(update_conflicts). Both must leave the
@@ -14,9 +14,9 @@ import pytest
 from django.db import connection
 from django.forms.models import model_to_dict
 
-from billing.models import Customer, Subscription
+from billing.models import Customer, Subscription, SubscriptionChange
 from billing.services.subscriptions import apply_subscription
-from billing.services.upsert import update_rows
+from billing.services.upsert import insert_rows, update_rows
 from subsync.db import binds_server_side
 from tests.support.normalized import subscription
 
@@ -130,3 +130,49 @@ def test_on_postgresql_unwatched_writes_bind_server_side():
     if connection.vendor != "postgresql":
         pytest.skip("server-side binding: runs on PostgreSQL (CI)")
     assert binds_server_side(connection)
+
+
+def ledger_rows(subscriptions: list[Subscription]) -> list[SubscriptionChange]:
+    return [SubscriptionChange(
+        subscription=sub, customer=sub.customer, occurred_at=datetime(2026, 2, 3, tzinfo=UTC),
+        source_version=None if n % 2 else 10 + n, status_before="" if n % 2 else "active",
+        status_after="cancelled", mrr_before=500 * (n + 1), mrr_after=0,
+        customer_mrr_before=500 * (n + 1), currency="EUR", movement="churn",
+        movement_amount=500 * (n + 1)) for n, sub in enumerate(subscriptions)]
+
+
+def ledger_snapshot(pks: list[int]) -> list[dict]:
+    return [{k: v for k, v in model_to_dict(row).items() if k not in ("id", "recorded_at")}
+            for row in SubscriptionChange.objects.filter(pk__in=pks).order_by("pk")]
+
+
+def test_new_rows_get_their_ids_and_are_stored_as_django_stores_them():
+    subscriptions = stored(4)
+    before = SubscriptionChange.objects.count()
+    fast = ledger_rows(subscriptions)
+    insert_rows(SubscriptionChange, fast)
+    with watched():
+        django = ledger_rows(subscriptions)
+        insert_rows(SubscriptionChange, django)
+
+    assert SubscriptionChange.objects.count() == before + 8
+    assert all(row.pk and not row._state.adding for row in fast)
+    assert len({row.pk for row in fast}) == 4
+    assert ledger_snapshot([r.pk for r in fast]) == ledger_snapshot([r.pk for r in django])
+    assert SubscriptionChange.objects.get(pk=fast[1].pk).movement_amount == 1000
+
+
+def test_a_relation_to_a_row_inserted_just_before_gets_its_id():
+    customer = Customer.objects.create(provider="chargebee", external_id="cus_new")
+    new = Subscription(provider="chargebee", external_id="sub_new", customer=customer,
+                       status="active", currency="USD", mrr=100)
+    change_row = SubscriptionChange(subscription=new, customer=customer, status_after="active",
+                                    occurred_at=datetime(2026, 1, 1, tzinfo=UTC),
+                                    currency="USD", mrr_after=100, movement="new",
+                                    movement_amount=100)
+
+    insert_rows(Subscription, [new])
+    insert_rows(SubscriptionChange, [change_row])
+
+    assert new.pk and change_row.subscription_id == new.pk
+    assert SubscriptionChange.objects.get(pk=change_row.pk).subscription == new
