@@ -23,44 +23,42 @@ from subsync.db import binds_server_side, server_binding_cursor
 
 def update_rows(model, rows: list, fields: list[str]) -> None:
     """Write `fields` of existing `rows` (locked by the caller) in one statement."""
-    if not rows:
-        return
     connection = transaction.get_connection()
-    if not binds_server_side(connection):
+    if rows and not binds_server_side(connection):
         model.objects.bulk_create(rows, update_conflicts=True, unique_fields=["pk"],
                                   update_fields=fields)
-        return
-    sql, columns = _statement(connection.alias, model, tuple(fields))
-    for row in rows:
-        row._prepare_related_fields_for_save(operation_name="update_rows")
-    values = [[field.get_db_prep_save(field.pre_save(row, add=True), connection)
-               for row in rows] for field in columns]
-    with server_binding_cursor(connection) as cursor:
-        cursor.execute(sql, values)
+    elif rows:
+        _execute(connection, _statement(connection.alias, model, tuple(fields)), rows)
 
 
 def insert_rows(model, rows: list) -> None:
     """Insert new `rows` in one statement and set their primary keys, as bulk_create does."""
-    if not rows:
-        return
     connection = transaction.get_connection()
-    if not binds_server_side(connection):
+    if rows and not binds_server_side(connection):
         model.objects.bulk_create(rows)
-        return
-    sql, columns = _insert(connection.alias, model)
+    elif rows:
+        ids = _execute(connection, _insert(connection.alias, model), rows)
+        for row, (pk,) in zip(rows, ids, strict=True):
+            row.pk = pk
+            row._state.adding = False
+            row._state.db = connection.alias
+
+
+def _execute(connection, statement: tuple[str, tuple], rows: list) -> list[tuple]:
+    """Run `statement` with one binary array per column of `rows`; return the rows it returns.
+
+    Each value goes through its field's pre_save and get_db_prep_save, and a relation set to
+    a row saved since (a new subscription's ledger row) first takes that row's id, as in
+    bulk_create.
+    """
+    sql, columns = statement
     for row in rows:
-        # A relation set to a row saved since (a new subscription's ledger row) gets its id,
-        # as bulk_create does.
-        row._prepare_related_fields_for_save(operation_name="insert_rows")
-    values = [[field.get_db_prep_save(field.pre_save(row, add=True), connection)
+        row._prepare_related_fields_for_save(operation_name="bulk write")
+    arrays = [[field.get_db_prep_save(field.pre_save(row, add=True), connection)
                for row in rows] for field in columns]
     with server_binding_cursor(connection) as cursor:
-        cursor.execute(sql, values)
-        ids = [row[0] for row in cursor.fetchall()]
-    for row, pk in zip(rows, ids, strict=True):
-        row.pk = pk
-        row._state.adding = False
-        row._state.db = connection.alias
+        cursor.execute(sql, arrays)
+        return cursor.fetchall() if cursor.description else []
 
 
 @functools.cache
