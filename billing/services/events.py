@@ -91,8 +91,9 @@ class StoreResult:
 
 
 @functools.cache
-def _insert_sql(alias: str) -> tuple[str, tuple]:
-    """INSERT ... ON CONFLICT (provider, event_id) DO NOTHING RETURNING id, and its fields.
+def _insert_sql(alias: str) -> tuple[str, tuple, tuple[bool, ...]]:
+    """INSERT ... ON CONFLICT (provider, event_id) DO NOTHING RETURNING id, its fields, and
+    for each field whether its value goes to the driver as it is (see _NATIVE_TYPES).
 
     Only the model's own table and column names go into the text; values are parameters.
     Built once per database: every webhook runs it.
@@ -108,7 +109,9 @@ def _insert_sql(alias: str) -> tuple[str, tuple]:
         "INSERT INTO", quote(meta.db_table), f"({columns})", "VALUES", f"({placeholders})",
         "ON CONFLICT", f"({conflict})", "DO NOTHING RETURNING", quote(meta.pk.column),
     ])
-    return sql, tuple(fields)
+    native = [connection.vendor == "postgresql" and f.get_internal_type() in _NATIVE_TYPES
+              for f in fields]
+    return sql, tuple(fields), tuple(native)
 
 
 # Fields whose values (str, int, aware datetime or None here) psycopg takes as they are: their
@@ -128,11 +131,9 @@ def _execute_returning(connection, sql: str, values: list) -> tuple | None:
     subsync.settings sets; DATABASE_PREPARED_STATEMENTS=false behind a pooler that cannot
     keep them).
     """
-    if not binds_server_side(connection):
-        with connection.cursor() as cursor:
-            cursor.execute(sql, values)
-            return cursor.fetchone()
-    with server_binding_cursor(connection) as cursor:
+    opened = (server_binding_cursor(connection) if binds_server_side(connection)
+              else connection.cursor())
+    with opened as cursor:
         cursor.execute(sql, values)
         return cursor.fetchone()
 
@@ -148,12 +149,11 @@ def _insert(**fields) -> tuple[int, Callable[[], WebhookEvent]] | None:
     not given take their model default (received_at: now).
     """
     connection = transaction.get_connection()
-    sql, model_fields = _insert_sql(connection.alias)
+    sql, model_fields, native = _insert_sql(connection.alias)
     row_values = _with_defaults(fields, model_fields)
-    native = _NATIVE_TYPES if connection.vendor == "postgresql" else frozenset()
-    values = [row_values[f.attname] if f.get_internal_type() in native
-              else f.get_db_prep_save(row_values[f.attname], connection)
-              for f in model_fields]
+    values = [row_values[f.attname] if as_is else f.get_db_prep_save(row_values[f.attname],
+                                                                        connection)
+              for f, as_is in zip(model_fields, native, strict=True)]
     try:
         row = _execute_returning(connection, sql, values)
     except (OperationalError, InterfaceError):

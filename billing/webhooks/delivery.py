@@ -72,8 +72,7 @@ class Answer:
 
     def as_response(self) -> HttpResponse:
         content = self.content()
-        response = HttpResponse(content, status=self.status, content_type="application/json")
-        response["Content-Length"] = str(len(content))
-        for name, value in self.headers.items():
+        response = HttpResponse(content, status=self.status)
+        for name, value in self.wsgi_headers(content):
             response[name] = value
         return response
