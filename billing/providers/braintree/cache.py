@@ -47,6 +47,20 @@ _currency_memo: dict[str, str] = {}
 _customer_memo: dict[str, tuple[float, datetime, NormalizedCustomer]] = {}
 
 
+def _recall(memo: dict, key: str, *, fresh: Callable[[datetime], bool]):
+    """What `memo` holds for `key` if its time is not over and the row it came from is fresh
+    (entries are (monotonic deadline, refreshed_at, value)); None otherwise."""
+    remembered = memo.get(key)
+    if remembered is not None and remembered[0] > time.monotonic() and fresh(remembered[1]):
+        return remembered[2]
+    return None
+
+
+def _remember(memo: dict, key: str, value, *, refreshed_at: datetime, seconds: float):
+    memo[key] = (time.monotonic() + seconds, refreshed_at, value)
+    return value
+
+
 def forget_plans() -> None:
     """Drop the plans this process remembers (after a refresh)."""
     _plan_memo.clear()
@@ -137,10 +151,9 @@ class DatabaseResolver:
         return currency
 
     def customer_for_payment_method(self, token: str) -> NormalizedCustomer:
-        remembered = _customer_memo.get(token)
-        if (remembered is not None and remembered[0] > time.monotonic()
-                and self._fresh(remembered[1])):
-            return remembered[2]
+        remembered = _recall(_customer_memo, token, fresh=self._fresh)
+        if remembered is not None:
+            return remembered
         row = BraintreePaymentMethodCustomer.objects.filter(token=token).first()
         if row is None or not self._fresh(row.refreshed_at):
             found = self._remote().customer_for_payment_method(token)
@@ -150,21 +163,17 @@ class DatabaseResolver:
                           "company": found.company[:255], "first_name": found.first_name[:255],
                           "last_name": found.last_name[:255], "refreshed_at": self._now()},
             )
-        customer = _customer(row)
-        _customer_memo[token] = (time.monotonic() + CUSTOMER_MEMO_SECONDS, row.refreshed_at,
-                                 customer)
-        return customer
+        return _remember(_customer_memo, token, _customer(row), refreshed_at=row.refreshed_at,
+                         seconds=CUSTOMER_MEMO_SECONDS)
 
     def plan(self, plan_id: str) -> PlanInfo | None:
-        remembered = _plan_memo.get(plan_id)
-        if (remembered is not None and remembered[0] > time.monotonic()
-                and self._fresh(remembered[1])):
-            return remembered[2]
+        remembered = _recall(_plan_memo, plan_id, fresh=self._fresh)
+        if remembered is not None:
+            return remembered
         row = BraintreePlan.objects.filter(plan_id=plan_id).first()
         if row is not None and self._fresh(row.refreshed_at):
-            info = _plan_info(row)
-            _plan_memo[plan_id] = (time.monotonic() + PLAN_MEMO_SECONDS, row.refreshed_at, info)
-            return info
+            return _remember(_plan_memo, plan_id, _plan_info(row), refreshed_at=row.refreshed_at,
+                             seconds=PLAN_MEMO_SECONDS)
         plans = refresh_plans(gateway=self._remote_gateway(), now=self._now())
         return next((plan for plan in plans if plan.plan_id == plan_id), None)
 
