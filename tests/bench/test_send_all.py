@@ -6,15 +6,17 @@ on latency are asserted: they follow from that minimum, whatever the machine's s
 
 from __future__ import annotations
 
+import gc
 import json
 import threading
 import time
+from collections import Counter
 from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from bench.mix import Delivery
-from bench.webhooks import send_all, write_trace
+from bench.webhooks import Ack, connection_spread, send_all, write_trace
 from tests.support.local_server import LocalServer
 
 SLOW = 0.03
@@ -25,6 +27,7 @@ class SlowServer(LocalServer):
 
     def __init__(self) -> None:
         self.bodies: list[bytes] = []
+        self.collecting: list[bool] = []  # whether the garbage collector was on, per request
         self.lock = threading.Lock()
 
     class handler_class(BaseHTTPRequestHandler):
@@ -34,6 +37,7 @@ class SlowServer(LocalServer):
             body = self.rfile.read(int(self.headers["Content-Length"]))
             with self.fake.lock:
                 self.fake.bodies.append(body)
+                self.fake.collecting.append(gc.isenabled())
             time.sleep(SLOW)
             answer = json.dumps({"status": "accepted"}).encode()
             self.send_response(200)
@@ -67,6 +71,18 @@ def test_closed_loop_sends_each_delivery_once_and_times_each_answer(server):
     assert {a.outcome for a in acks} == {"accepted"}
     assert min(a.seconds for a in acks) >= SLOW
     assert elapsed >= 4 * SLOW  # 12 answers over 3 connections, one after another on each
+    assert sorted(Counter(a.connection for a in acks).values()) == [4, 4, 4]
+
+
+def test_the_client_does_not_collect_garbage_while_it_sends(server):
+    """The server runs in this process: it sees the collector off while the client sends, and
+    the collector is back on afterwards."""
+    assert gc.isenabled()
+
+    send_all(server.base_url, deliveries(4), concurrency=2)
+
+    assert server.collecting == [False] * 4
+    assert gc.isenabled()
 
 
 def test_open_loop_counts_the_wait_for_a_busy_connection(server):
@@ -101,5 +117,14 @@ def test_the_trace_has_one_line_per_delivery(server, tmp_path):
     assert {line["provider"] for line in lines} == {"chargebee"}
     assert all(line["status"] == 200 and line["ms"] >= SLOW * 1000 for line in lines)
     assert all(line["sent_at"] >= 0 for line in lines)
+    assert {line["connection"] for line in lines} == {0, 1}
     # Two connections: the fifth delivery waits for an answer before it is sent.
     assert lines[4]["sent_at"] >= SLOW
+
+
+def test_connection_spread_names_the_fastest_and_slowest_connection():
+    acks = [Ack(status=200, outcome="accepted", seconds=s, connection=c)
+            for s, c in ((0.010, 0), (0.030, 0), (0.040, 1), (0.030, 2))]
+
+    assert connection_spread(acks) == "20.0-40.0 ms over 3 connections"
+    assert connection_spread([]) == "n/a"
