@@ -48,10 +48,15 @@ def note_subscriptions_changed(*, subscription_ids: Iterable[int],
     creates no row; once it has one it stays tracked, so that a contract we pushed also hears
     about the cancellation. Returns how many rows became (or stayed) dirty.
     """
-    in_scope = sorted(set(in_scope_ids))
+    in_scope = set(in_scope_ids)
     if in_scope:
-        ContractSync.objects.bulk_create([ContractSync(subscription_id=pk) for pk in in_scope],
-                                         ignore_conflicts=True)
+        # Most changes (renewals, payments) are to subscriptions that have a row already:
+        # asking which do is cheaper than offering the database a new row for each.
+        tracked = set(ContractSync.objects.filter(subscription_id__in=list(in_scope))
+                      .values_list("subscription_id", flat=True))
+        ContractSync.objects.bulk_create(
+            [ContractSync(subscription_id=pk) for pk in sorted(in_scope - tracked)],
+            ignore_conflicts=True)  # a concurrent batch may create one first
     updated = ContractSync.objects.filter(subscription_id__in=list(subscription_ids)).update(
         **_due_now())
     if updated:

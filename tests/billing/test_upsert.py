@@ -14,7 +14,8 @@ import pytest
 from django.db import connection
 from django.forms.models import model_to_dict
 
-from billing.models import Customer, Subscription, SubscriptionChange
+from billing.models import Customer, StatusChoices, Subscription, SubscriptionChange
+from billing.normalized import Status
 from billing.services.subscriptions import apply_subscription
 from billing.services.upsert import insert_rows, update_rows
 from subsync.db import binds_server_side
@@ -176,3 +177,25 @@ def test_a_relation_to_a_row_inserted_just_before_gets_its_id():
 
     assert new.pk and change_row.subscription_id == new.pk
     assert SubscriptionChange.objects.get(pk=change_row.pk).subscription == new
+
+
+def test_values_not_already_in_the_drivers_types_go_through_the_field():
+    """A str for an integer, a TextChoices member, a naive datetime and a date are what
+    Django's own conversion makes of them, on both paths (passed as they are, they would be
+    refused or stored differently)."""
+    rows = stored(2)
+    for row in rows:
+        row.mrr = "2500"
+        row.status = StatusChoices.CANCELLED
+        row.cancel_reason = Status.ACTIVE
+    rows[0].cancelled_at = datetime(2026, 5, 1, 12, 30)  # naive: taken as UTC, with a warning
+    rows[1].cancelled_at = datetime(2026, 5, 2, 8, 0, tzinfo=UTC)
+
+    with pytest.warns(RuntimeWarning, match="naive datetime"):
+        update_rows(Subscription, rows, FIELDS)
+
+    stored_rows = list(Subscription.objects.order_by("pk"))
+    assert [row.mrr for row in stored_rows] == [2500, 2500]
+    assert {(row.status, row.cancel_reason) for row in stored_rows} == {("cancelled", "active")}
+    assert [row.cancelled_at for row in stored_rows] == [
+        datetime(2026, 5, 1, 12, 30, tzinfo=UTC), datetime(2026, 5, 2, 8, 0, tzinfo=UTC)]
