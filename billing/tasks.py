@@ -8,7 +8,7 @@ from celery import shared_task
 from django.conf import settings
 
 from billing.providers.base import ProviderError
-from billing.services import drain, events, polling
+from billing.services import drain, events, polling, retention
 from subsync.backoff import backoff_seconds
 
 
@@ -48,3 +48,17 @@ def poll_chargebee_events() -> dict | None:
             "chargebee event poll failed", extra={"error": str(exc), "permanent": exc.permanent}
         )
         return None
+
+
+# Well inside the task time limit (CELERY_TASK_SOFT_TIME_LIMIT); what is left waits a night.
+PRUNE_SECONDS = 120
+
+
+@shared_task(name="billing.tasks.prune_webhook_events")
+def prune_webhook_events() -> dict | None:
+    """Delete done events older than SUBSYNC_EVENT_RETENTION_DAYS (0: keep them all)."""
+    days = settings.SUBSYNC_EVENT_RETENTION_DAYS
+    if not days:
+        return None
+    return retention.prune_events(cutoff=retention.retention_cutoff(days=days),
+                                  max_seconds=PRUNE_SECONDS).as_dict()

@@ -223,6 +223,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.tasks.poll_chargebee_events",
         "schedule": 300.0,
     },
+    "prune-webhook-events": {
+        "task": "billing.tasks.prune_webhook_events",
+        "schedule": crontab(hour=2, minute=43),
+    },
 }
 
 # --- Providers (read by billing.providers and crm.salesforce) --------------------------------
@@ -261,6 +265,14 @@ SUBSYNC_EVENT_BATCH_SIZE = env.int("SUBSYNC_EVENT_BATCH_SIZE", default=200)
 SUBSYNC_DRAIN_SECONDS = env.float("SUBSYNC_DRAIN_SECONDS", default=60.0)
 # After a batch that was not full, wait this long for more events before the next one.
 SUBSYNC_DRAIN_LINGER_SECONDS = env.float("SUBSYNC_DRAIN_LINGER_SECONDS", default=0.25)
+# Done webhook events (processed, ignored, stale) are deleted this many days after they arrived,
+# by a nightly beat task (billing.services.retention); 0 keeps them for ever. At least 7.
+SUBSYNC_EVENT_RETENTION_DAYS = env.int("SUBSYNC_EVENT_RETENTION_DAYS", default=90)
+if 0 < SUBSYNC_EVENT_RETENTION_DAYS < 7:
+    raise ImproperlyConfigured(
+        "SUBSYNC_EVENT_RETENTION_DAYS must be 0 (keep every event) or at least 7: within a "
+        "week, stored events are what tells a provider's redelivery from a new event."
+    )
 # The first Chargebee event poll looks back this far (Chargebee retries webhooks for ~3 days).
 SUBSYNC_CHARGEBEE_POLL_LOOKBACK_HOURS = env.int("SUBSYNC_CHARGEBEE_POLL_LOOKBACK_HOURS", default=72)
 

@@ -98,3 +98,13 @@ def test_prepared_statements_can_be_turned_off_for_postgresql(tmp_path):
     assert options["true"]["prepare_threshold"] == 5
     assert "prepare_threshold" not in options["sqlite"]
     assert options["sqlite"]["transaction_mode"] == "IMMEDIATE"  # the probe reads OPTIONS
+
+
+def test_event_retention_below_a_week_is_refused(tmp_path):
+    for value in ("1", "6"):
+        proc = load(tmp_path, SECRET_KEY="x" * 50, SUBSYNC_EVENT_RETENTION_DAYS=value)
+        assert proc.returncode != 0
+        assert "SUBSYNC_EVENT_RETENTION_DAYS must be 0" in proc.stderr
+    for value in ("0", "7"):
+        proc = load(tmp_path, SECRET_KEY="x" * 50, SUBSYNC_EVENT_RETENTION_DAYS=value)
+        assert proc.returncode == 0, proc.stderr
