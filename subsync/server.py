@@ -5,6 +5,11 @@ Why granian and not gunicorn: on the 2-core benchmark machine it acknowledged ab
 webhook deliveries per CPU second (its HTTP handling is compiled, and it keeps connections
 alive, which the synchronous gunicorn workers did not), see README "Performance".
 
+Its Rust side runs single-threaded in each worker process (`--runtime-mode st`): for a WSGI
+app granian otherwise picks its multi-threaded runtime, whose hand-offs cost the web
+processes 10-15% more CPU per webhook on that machine (measured with the web alone), while
+the Python code runs in the blocking threads either way.
+
     python -m subsync.server            # WEB_HOST, PORT, WEB_CONCURRENCY, WEB_THREADS
 """
 
@@ -19,7 +24,7 @@ def command(*, host: str, port: int | str, workers: int | str = 2, threads: int 
     """The granian command line serving the app on host:port."""
     cmd = [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", host,
            "--port", str(port), "--workers", str(workers), "--blocking-threads", str(threads),
-           "--no-ws", "--backlog", "2048", "--log-level", log_level]
+           "--runtime-mode", "st", "--no-ws", "--backlog", "2048", "--log-level", log_level]
     if access_log:
         cmd.append("--access-log")
     return [*cmd, "subsync.wsgi:application"]
