@@ -17,6 +17,7 @@ from django.db.models import Sum
 from billing.models import Subscription, SubscriptionChange, SubscriptionItem, WebhookEvent
 from billing.normalized import NormalizedItem, NormalizedSubscription, Status
 from billing.services.customers import Key, keys_filter
+from billing.services.upsert import insert_rows
 
 # Fields copied as they are from the normalised shape onto the row.
 COPIED = (
@@ -105,7 +106,7 @@ def replace_items(items: dict[Subscription, tuple[NormalizedItem, ...]]) -> None
     if not changed:
         return
     SubscriptionItem.objects.filter(subscription__in=list(changed)).delete()
-    SubscriptionItem.objects.bulk_create([
+    insert_rows(SubscriptionItem, [
         SubscriptionItem(subscription_id=pk, kind=kind, item_id=item_id, quantity=quantity,
                          unit_amount=unit_amount, amount=amount, recurring=recurring)
         for pk in sorted(changed)
