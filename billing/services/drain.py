@@ -11,6 +11,12 @@ An event committed before that look is found by it; an event committed after it 
 clear and sends a new drain. A flag left behind by a killed worker expires after
 FLAG_SECONDS, and the beat task that requeues stuck events starts a drain regardless.
 
+One requested drain at a time: a drain that cleared the flag and then found work on its last
+look sets the flag again and goes on; if a request set it first, a new drain was sent, and
+this one stops after the batch it holds. Without that, a steady trickle of events kept two
+drains lingering side by side, one in each worker process, and nothing else (the Salesforce
+flush) could run until the trickle stopped.
+
 Asking costs a round trip to the cache, so a process that found the flag set does not ask
 again for QUIET_SECONDS. That is safe because the drain waits twice that long between
 clearing the flag and its last look: a request that stayed quiet did so before the flag was
@@ -80,6 +86,17 @@ def _ask_for_help() -> None:
         log.warning("could not start a helper drain", exc_info=True)
 
 
+def _take_flag_back() -> bool:
+    """Set the flag again for a drain that cleared it and then found work; False when a
+    request set it first (and sent a new drain). True if the cache cannot be asked: going on
+    is what the drain did before it cleared the flag."""
+    try:
+        return bool(cache.add(FLAG, "1", timeout=FLAG_SECONDS))
+    except Exception:
+        log.warning("could not set the drain flag again", exc_info=True)
+        return True
+
+
 def drain(*, helper: bool = False, batch_size: int | None = None,
           max_seconds: float | None = None) -> int:
     """Process received events batch after batch; return how many were claimed.
@@ -96,11 +113,15 @@ def drain(*, helper: bool = False, batch_size: int | None = None,
     done = 0
     while True:
         batch = claim_events(limit=batch_size)
+        last = False
         if not batch and not helper:
             # Clear the flag first, then look once more: see the module docstring.
             cache.delete(FLAG)
             time.sleep(2 * QUIET_SECONDS)
             batch = claim_events(limit=batch_size)
+            # Found more: this drain goes on as the requested one, unless a request has sent
+            # a new drain meanwhile; then this one stops after the batch it holds.
+            last = bool(batch) and not _take_flag_back()
         if not batch:
             if helper:
                 cache.delete(HELPER_FLAG)
@@ -109,6 +130,8 @@ def drain(*, helper: bool = False, batch_size: int | None = None,
             _ask_for_help()
         schedule_retries(process_claimed(batch).failures)
         done += len(batch)
+        if last:
+            return done
         if len(batch) < batch_size:
             # Events are arriving slower than we apply them: let the next batch fill up a
             # little (a few statements per batch, not per event, is what makes it cheap).

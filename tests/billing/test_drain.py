@@ -179,6 +179,78 @@ def test_event_committed_between_last_claim_and_flag_clear_is_taken_by_the_same_
     assert drain.cache.get(drain.FLAG) is None
 
 
+def late_event_after_the_flag_is_cleared(monkeypatch, capture, *, new_drain_requested: bool):
+    """Store an event while the drain sleeps between clearing its flag and its last look; with
+    `new_drain_requested`, a request sets the flag and sends a drain meanwhile, as a webhook
+    arriving then would."""
+    late = []
+
+    def sleep(seconds):
+        if seconds == 2 * drain.QUIET_SECONDS and not late:
+            assert drain.cache.get(drain.FLAG) is None
+            with capture(execute=new_drain_requested):
+                late.append(store("ev_late", sub="late"))
+        time.sleep(seconds)
+
+    monkeypatch.setattr(drain, "time", SimpleNamespace(monotonic=time.monotonic, sleep=sleep))
+    return late
+
+
+def test_a_drain_that_finds_work_after_clearing_its_flag_takes_the_flag_back(
+    tasks, monkeypatch, django_capture_on_commit_callbacks
+):
+    """No request came in between: this drain goes on as the requested one, so an event
+    announced while it works sends no second drain."""
+    drain.request_drain()
+    tasks.clear()
+    late = late_event_after_the_flag_is_cleared(monkeypatch, django_capture_on_commit_callbacks,
+                                                new_drain_requested=False)
+    flag_while_applying = []
+    real_process = events.process_claimed
+
+    def process(batch):
+        flag_while_applying.append(drain.cache.get(drain.FLAG))
+        return real_process(batch)
+
+    monkeypatch.setattr(events, "process_claimed", process)
+
+    assert drain.drain(batch_size=3) == 1
+
+    assert status_of(late[0]) == State.PROCESSED
+    assert flag_while_applying and flag_while_applying[0] is not None  # taken back
+    assert drain.cache.get(drain.FLAG) is None  # cleared again once out of work
+    assert drains(tasks) == []
+
+
+def test_a_drain_that_finds_work_after_a_new_drain_was_sent_stops_after_that_batch(
+    tasks, monkeypatch, django_capture_on_commit_callbacks
+):
+    """A request set the flag and sent a new drain while this one looked for the last time:
+    this one applies what it claimed and stops, leaving the flag to the new drain, so that two
+    drains never linger side by side on a trickle of events (both worker processes taken)."""
+    drain.request_drain()
+    tasks.clear()
+    late = late_event_after_the_flag_is_cleared(monkeypatch, django_capture_on_commit_callbacks,
+                                                new_drain_requested=True)
+    more = []
+    real_claim = events.claim_events
+
+    def claim(**kwargs):
+        claimed = real_claim(**kwargs)
+        if late and not more:
+            more.append(store("ev_after", sub="after"))  # waiting for the new drain
+        return claimed
+
+    monkeypatch.setattr(events, "claim_events", claim)
+
+    assert drain.drain(batch_size=3) == 1
+
+    assert status_of(late[0]) == State.PROCESSED
+    assert status_of(more[0]) == State.RECEIVED  # left to the drain that was sent
+    assert len(drains(tasks)) == 1
+    assert drain.cache.get(drain.FLAG) is not None  # the new drain's
+
+
 def test_a_process_that_found_the_flag_set_stays_quiet_for_a_moment(tasks, monkeypatch):
     asked = []
     real_add = drain.cache.add
