@@ -179,10 +179,13 @@ def test_event_committed_between_last_claim_and_flag_clear_is_taken_by_the_same_
     assert drain.cache.get(drain.FLAG) is None
 
 
-def late_event_after_the_flag_is_cleared(monkeypatch, capture, *, new_drain_requested: bool):
-    """Store an event while the drain sleeps between clearing its flag and its last look; with
-    `new_drain_requested`, a request sets the flag and sends a drain meanwhile, as a webhook
-    arriving then would."""
+def late_event_after_the_flag_is_cleared(tasks, monkeypatch, capture, *,
+                                         new_drain_requested: bool):
+    """A drain requested (its task not counted), and an event stored while it sleeps between
+    clearing its flag and its last look; with `new_drain_requested`, a request sets the flag
+    and sends a drain meanwhile, as a webhook arriving then would."""
+    drain.request_drain()
+    tasks.clear()
     late = []
 
     def sleep(seconds):
@@ -201,9 +204,8 @@ def test_a_drain_that_finds_work_after_clearing_its_flag_takes_the_flag_back(
 ):
     """No request came in between: this drain goes on as the requested one, so an event
     announced while it works sends no second drain."""
-    drain.request_drain()
-    tasks.clear()
-    late = late_event_after_the_flag_is_cleared(monkeypatch, django_capture_on_commit_callbacks,
+    late = late_event_after_the_flag_is_cleared(tasks, monkeypatch,
+                                                django_capture_on_commit_callbacks,
                                                 new_drain_requested=False)
     flag_while_applying = []
     real_process = events.process_claimed
@@ -228,9 +230,8 @@ def test_a_drain_that_finds_work_after_a_new_drain_was_sent_stops_after_that_bat
     """A request set the flag and sent a new drain while this one looked for the last time:
     this one applies what it claimed and stops, leaving the flag to the new drain, so that two
     drains never linger side by side on a trickle of events (both worker processes taken)."""
-    drain.request_drain()
-    tasks.clear()
-    late = late_event_after_the_flag_is_cleared(monkeypatch, django_capture_on_commit_callbacks,
+    late = late_event_after_the_flag_is_cleared(tasks, monkeypatch,
+                                                django_capture_on_commit_callbacks,
                                                 new_drain_requested=True)
     more = []
     real_claim = events.claim_events
