@@ -12,10 +12,12 @@ clear and sends a new drain. A flag left behind by a killed worker expires after
 FLAG_SECONDS, and the beat task that requeues stuck events starts a drain regardless.
 
 One requested drain at a time: a drain that cleared the flag and then found work on its last
-look sets the flag again and goes on; if a request set it first, a new drain was sent, and
-this one stops after the batch it holds. Without that, a steady trickle of events kept two
-drains lingering side by side, one in each worker process, and nothing else (the Salesforce
-flush) could run until the trickle stopped.
+look sets the flag again, to its own mark, and goes on; if a request set it first, a new
+drain was sent, and this one stops after the batch it holds. A drain forced beside a running
+one (the stuck-event requeue) stops when it runs out of work and finds the flag holding
+another drain's mark. Without that, a steady trickle of events kept two drains lingering
+side by side, one in each worker process, and nothing else (the Salesforce flush) could run
+until the trickle stopped.
 
 Asking costs a round trip to the cache, so a process that found the flag set does not ask
 again for QUIET_SECONDS. That is safe because the drain waits twice that long between
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 
 from django.conf import settings
 from django.core.cache import cache
@@ -37,6 +40,7 @@ log = logging.getLogger(__name__)
 
 DRAIN_TASK = "billing.tasks.drain_webhook_events"
 FLAG = "billing:drain-requested"
+REQUESTED = "1"  # the flag's value when a request set it; a drain that took it back writes its own
 HELPER_FLAG = "billing:drain-helper"
 # Longer than any batch takes, short enough that a lost drain is replaced quickly.
 FLAG_SECONDS = 60
@@ -57,8 +61,8 @@ def request_drain(*, force: bool = False) -> bool:
         return False
     try:
         if force:
-            cache.set(FLAG, "1", timeout=FLAG_SECONDS)
-        elif not cache.add(FLAG, "1", timeout=FLAG_SECONDS):
+            cache.set(FLAG, REQUESTED, timeout=FLAG_SECONDS)
+        elif not cache.add(FLAG, REQUESTED, timeout=FLAG_SECONDS):
             _requested_until = asked_at + QUIET_SECONDS
             return False
         app.send_task(DRAIN_TASK)
@@ -86,15 +90,26 @@ def _ask_for_help() -> None:
         log.warning("could not start a helper drain", exc_info=True)
 
 
-def _take_flag_back() -> bool:
-    """Set the flag again for a drain that cleared it and then found work; False when a
-    request set it first (and sent a new drain). True if the cache cannot be asked: going on
-    is what the drain did before it cleared the flag."""
+def _take_flag_back(mark: str) -> bool:
+    """Set the flag again, to this drain's own `mark`, for a drain that cleared it and then
+    found work; False when someone set it first (a request that sent a new drain, or another
+    drain). True if the cache cannot be asked: going on is what the drain did before it
+    cleared the flag."""
     try:
-        return bool(cache.add(FLAG, "1", timeout=FLAG_SECONDS))
+        return bool(cache.add(FLAG, mark, timeout=FLAG_SECONDS))
     except Exception:
         log.warning("could not set the drain flag again", exc_info=True)
         return True
+
+
+def _held_by_another_drain(mark: str) -> bool:
+    """Whether another running drain has taken the flag back (a forced drain can run beside
+    one that was requested): that one goes on, so this one can stop."""
+    try:
+        holder = cache.get(FLAG)
+    except Exception:
+        return False
+    return holder is not None and holder not in (REQUESTED, mark)
 
 
 def drain(*, helper: bool = False, batch_size: int | None = None,
@@ -111,17 +126,20 @@ def drain(*, helper: bool = False, batch_size: int | None = None,
     linger = settings.SUBSYNC_DRAIN_LINGER_SECONDS
     deadline = time.monotonic() + max_seconds
     done = 0
+    mark = uuid.uuid4().hex  # what this drain writes on the flag when it takes it back
     while True:
         batch = claim_events(limit=batch_size)
         last = False
         if not batch and not helper:
+            if _held_by_another_drain(mark):
+                return done
             # Clear the flag first, then look once more: see the module docstring.
             cache.delete(FLAG)
             time.sleep(2 * QUIET_SECONDS)
             batch = claim_events(limit=batch_size)
             # Found more: this drain goes on as the requested one, unless a request has sent
             # a new drain meanwhile; then this one stops after the batch it holds.
-            last = bool(batch) and not _take_flag_back()
+            last = bool(batch) and not _take_flag_back(mark)
         if not batch:
             if helper:
                 cache.delete(HELPER_FLAG)
