@@ -13,8 +13,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 import psycopg
+
+# Django field types whose own conversion, on PostgreSQL, hands psycopg a value of exactly this
+# Python type unchanged (datetimes: aware ones). A value already of that type can skip the
+# conversion, which only checks and copies; the hot writes (the webhook INSERT, the batch
+# writer's arrays) do.
+DRIVER_TYPES: dict[str, type] = {
+    "CharField": str, "TextField": str, "BooleanField": bool,
+    "BigIntegerField": int, "IntegerField": int, "PositiveIntegerField": int,
+    "PositiveSmallIntegerField": int, "SmallIntegerField": int,
+    "AutoField": int, "BigAutoField": int, "DateTimeField": datetime,
+}
 
 
 def binds_server_side(connection) -> bool:

@@ -28,7 +28,7 @@ from billing.services.batch import Change, apply_changes
 from billing.services.drain import request_drain
 from subsync.backoff import backoff_seconds
 from subsync.celery import app
-from subsync.db import binds_server_side, server_binding_cursor
+from subsync.db import DRIVER_TYPES, binds_server_side, server_binding_cursor
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ class StoreResult:
 @functools.cache
 def _insert_sql(alias: str) -> tuple[str, tuple, tuple[bool, ...]]:
     """INSERT ... ON CONFLICT (provider, event_id) DO NOTHING RETURNING id, its fields, and
-    for each field whether its value goes to the driver as it is (see _NATIVE_TYPES).
+    for each field whether its value goes to the driver as it is (see _passes_as_it_is).
 
     Only the model's own table and column names go into the text; values are parameters.
     Built once per database: every webhook runs it.
@@ -109,16 +109,19 @@ def _insert_sql(alias: str) -> tuple[str, tuple, tuple[bool, ...]]:
         "INSERT INTO", quote(meta.db_table), f"({columns})", "VALUES", f"({placeholders})",
         "ON CONFLICT", f"({conflict})", "DO NOTHING RETURNING", quote(meta.pk.column),
     ])
-    native = [connection.vendor == "postgresql" and f.get_internal_type() in _NATIVE_TYPES
-              for f in fields]
+    native = [connection.vendor == "postgresql" and _passes_as_it_is(f) for f in fields]
     return sql, tuple(fields), tuple(native)
 
 
-# Fields whose values (str, int, aware datetime or None here) psycopg takes as they are: their
-# Django conversion only checks and copies, and cost a fifth of the INSERT. Any other field
-# (the JSON headers), and every field on SQLite (whose datetimes Django stores as naive UTC
-# text), goes through its own conversion.
-_NATIVE_TYPES = frozenset({"CharField", "TextField", "PositiveIntegerField", "DateTimeField"})
+def _passes_as_it_is(field) -> bool:
+    """Whether the INSERT hands `field`'s value to psycopg unconverted (PostgreSQL only).
+
+    Its values here (str, int, aware datetime or None) are what the field's conversion would
+    return anyway (subsync.db.DRIVER_TYPES), and that conversion cost a fifth of the INSERT.
+    Any other field (the JSON headers), and every field on SQLite (whose datetimes Django
+    stores as naive UTC text), goes through its own conversion.
+    """
+    return field.get_internal_type() in DRIVER_TYPES
 
 
 def _execute_returning(connection, sql: str, values: list) -> tuple | None:

@@ -22,7 +22,7 @@ from typing import Any
 
 from django.db import connections, transaction
 
-from subsync.db import binds_server_side, server_binding_cursor
+from subsync.db import DRIVER_TYPES, binds_server_side, server_binding_cursor
 
 
 def update_rows(model, rows: list, fields: list[str]) -> None:
@@ -64,16 +64,6 @@ def _execute(connection, statement: tuple[str, tuple], rows: list) -> list[tuple
         return cursor.fetchall() if cursor.description else []
 
 
-# Python types psycopg takes as they are for a column of each of these fields, exactly what the
-# field's own conversion would hand it on PostgreSQL (aware datetimes only).
-_NATIVE: dict[str, tuple[type]] = {
-    "CharField": (str,), "TextField": (str,), "BooleanField": (bool,),
-    "BigIntegerField": (int,), "IntegerField": (int,), "PositiveIntegerField": (int,),
-    "PositiveSmallIntegerField": (int,), "SmallIntegerField": (int,),
-    "DateTimeField": (datetime,), "AutoField": (int,), "BigAutoField": (int,),
-}
-
-
 @functools.cache
 def _readers(alias: str, columns: tuple) -> tuple[Callable[[Any], Any], ...]:
     """For each column, how to read a row's value for the driver.
@@ -94,12 +84,11 @@ def _reader(field, connection) -> Callable[[Any], Any]:
 
     # A relation's column holds its target's key (the attname, customer_id).
     target = field.target_field if field.is_relation else field
-    native = _NATIVE.get(target.get_internal_type())
-    if native is None or connection.vendor != "postgresql":
+    exact = DRIVER_TYPES.get(target.get_internal_type())
+    if exact is None or connection.vendor != "postgresql":
         return converted
     automatic = getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
     attname = field.attname
-    (exact,) = native
 
     def read(row):
         value = field.pre_save(row, add=True) if automatic else getattr(row, attname)
