@@ -7,9 +7,12 @@ class BillingConfig(AppConfig):
 
     def ready(self) -> None:
         # Plug each provider module into the event pipeline and the backfill command.
+        from django.core import checks
+
         from billing import backfill
         from billing.backfill import braintree as braintree_backfill
         from billing.backfill import chargebee as chargebee_backfill
+        from billing.checks import webhook_settings
         from billing.providers.base import register
         from billing.providers.braintree.adapter import BraintreeAdapter
         from billing.providers.chargebee.adapter import ChargebeeAdapter
@@ -18,3 +21,4 @@ class BillingConfig(AppConfig):
         register(BraintreeAdapter())
         backfill.register("chargebee", chargebee_backfill.run)
         backfill.register("braintree", braintree_backfill.run)
+        checks.register(webhook_settings, "subsync")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -26,6 +27,20 @@ PY = sys.executable
 
 def _say(message: str) -> None:
     print(f"[subsync] {message}", flush=True)
+
+
+def check_warnings(output: str) -> list[str]:
+    """The system-check warnings in a manage.py command's output, one line each.
+
+    `migrate` runs Django's system checks; their warnings (such as webhooks that would be
+    refused for missing settings) would be lost in captured output, so `make run` repeats them.
+    """
+    found = []
+    for line in output.splitlines():
+        match = re.search(r"\((\w+\.W\d+)\) (.*)", line)
+        if match:
+            found.append(f"{match.group(2)} [{match.group(1)}]")
+    return found
 
 
 def _manage(*args: str, env: dict) -> subprocess.CompletedProcess:
@@ -111,7 +126,9 @@ def main() -> int:
     var_dir = Path(env.get("SUBSYNC_VAR_DIR", ROOT / "var"))
     var_dir.mkdir(parents=True, exist_ok=True)
     _say("applying database migrations")
-    _manage("migrate", "--noinput", env=env)
+    migrated = _manage("migrate", "--noinput", env=env)
+    for warning in check_warnings(migrated.stderr):
+        _say(f"warning: {warning}")
     ensure_admin(env)
     procs: dict[str, subprocess.Popen] = {}
     emulator = start_emulator(env, var_dir)

@@ -5,10 +5,39 @@ from subsync.celery import app
 pytestmark = pytest.mark.django_db
 
 
-def test_healthz_is_public_and_ok_when_database_and_broker_answer(client):
+def configure_webhooks(settings, *, chargebee: bool, braintree: bool) -> None:
+    settings.CHARGEBEE_WEBHOOK_USERNAME = "cb-user-value" if chargebee else ""
+    settings.CHARGEBEE_WEBHOOK_PASSWORD = "hook-secret-value" if chargebee else ""
+    settings.BRAINTREE_MERCHANT_ID = "merchant-id-value" if braintree else ""
+    settings.BRAINTREE_PUBLIC_KEY = "public" if braintree else ""
+    settings.BRAINTREE_PRIVATE_KEY = "private-secret-value" if braintree else ""
+
+
+def test_healthz_is_public_and_ok_when_database_and_broker_answer(client, settings):
+    configure_webhooks(settings, chargebee=True, braintree=True)
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"database": "ok", "broker": "ok"}
+    assert response.json() == {"database": "ok", "broker": "ok",
+                               "webhooks": {"chargebee": "ok", "braintree": "ok"}}
+
+
+def test_healthz_says_which_webhooks_are_refused_and_what_to_set(client, settings):
+    configure_webhooks(settings, chargebee=False, braintree=True)
+    settings.CHARGEBEE_WEBHOOK_USERNAME = "cb-user-value"  # the password alone is missing
+    response = client.get("/healthz")
+    # The app is up: a load balancer must not take it out for one provider's settings.
+    assert response.status_code == 200
+    assert response.json()["webhooks"] == {
+        "chargebee": "refused: needs CHARGEBEE_WEBHOOK_PASSWORD", "braintree": "ok"}
+
+
+def test_healthz_names_settings_but_never_their_values(client, settings):
+    configure_webhooks(settings, chargebee=True, braintree=False)
+    settings.BRAINTREE_MERCHANT_ID = "merchant-id-value"
+    body = client.get("/healthz").content.decode()
+    assert "BRAINTREE_PUBLIC_KEY" in body and "BRAINTREE_PRIVATE_KEY" in body
+    for value in ("cb-user-value", "hook-secret-value", "merchant-id-value"):
+        assert value not in body
 
 
 def test_healthz_is_503_naming_the_broker_when_it_is_down(client, monkeypatch):

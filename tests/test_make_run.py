@@ -37,7 +37,8 @@ def free_port() -> int:
 
 def embedded_env(var_dir: Path, port: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("DATABASE_URL", "CELERY_", "SALESFORCE_", "DEBUG"))}
+           if not k.startswith(("DATABASE_URL", "CELERY_", "SALESFORCE_", "DEBUG",
+                                   "BRAINTREE_", "CHARGEBEE_", "SILENCED_"))}
     env.update(SUBSYNC_VAR_DIR=str(var_dir), SUBSYNC_BIND=f"127.0.0.1:{port}",
                CHARGEBEE_WEBHOOK_USERNAME="hooks", CHARGEBEE_WEBHOOK_PASSWORD="smoke-pass",
                SUBSYNC_EMULATOR_PORT=str(free_port()), WEB_CONCURRENCY="1",
@@ -123,7 +124,11 @@ def test_make_run_serves_health_runs_tasks_and_stops_cleanly(tmp_path):
     proc = start(env)
     try:
         health = wait_healthy(f"http://127.0.0.1:{port}/healthz", proc)
-        assert health == {"database": "ok", "broker": "ok"}
+        # Chargebee's webhook credentials are set, Braintree's keys are not.
+        assert health == {"database": "ok", "broker": "ok", "webhooks": {
+            "chargebee": "ok",
+            "braintree": "refused: needs BRAINTREE_MERCHANT_ID, BRAINTREE_PUBLIC_KEY, "
+                         "BRAINTREE_PRIVATE_KEY"}}
         result = subprocess.run(
             [sys.executable, "-c",
              "from subsync.celery import ping; print(ping.delay().get(timeout=60))"],
@@ -141,6 +146,9 @@ def test_make_run_serves_health_runs_tasks_and_stops_cleanly(tmp_path):
     assert output.count("created the first admin account") == 1
     assert "worker |" in output and "beat |" in output and "web |" in output
     assert "using the built-in Salesforce emulator" in output
+    # The system check's warning reaches the console; the configured provider has none.
+    assert "warning: Braintree webhooks are refused" in output and "[billing.W002]" in output
+    assert "billing.W001" not in output
 
     second = start(env)
     try:
@@ -148,3 +156,17 @@ def test_make_run_serves_health_runs_tasks_and_stops_cleanly(tmp_path):
     finally:
         output = stop(second, env)
     assert "created the first admin account" not in output
+
+
+def test_check_warnings_are_picked_out_of_a_commands_output():
+    from subsync.run import check_warnings
+
+    output = (
+        "System check identified some issues:\n\nWARNINGS:\n"
+        "?: (billing.W002) Braintree webhooks are refused. Set X\n"
+        "\tHINT: Until then every delivery is refused.\n"
+        "?: (security.E001) not a warning\n\n"
+        "System check identified 2 issues (0 silenced).\n"
+    )
+    assert check_warnings(output) == ["Braintree webhooks are refused. Set X [billing.W002]"]
+    assert check_warnings("Operations to perform:\n  Apply all migrations: billing\n") == []
