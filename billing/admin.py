@@ -1,6 +1,7 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from billing import models
+from billing.services import replay
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -58,6 +59,37 @@ class WebhookEventAdmin(ReadOnlyAdmin):
     list_filter = ("provider", "status", "source")
     search_fields = ("event_id", "event_type")
     date_hierarchy = "received_at"
+    actions = ["replay_selected"]
+
+    # Events waiting for or in a worker's hands already are on their way: a replay would only
+    # race the worker.
+    NOT_REPLAYED = (models.WebhookEvent.State.RECEIVED, models.WebhookEvent.State.PROCESSING)
+
+    def has_replay_permission(self, request) -> bool:
+        """The event log stays read-only; processing an event again is an operation on it,
+        allowed to whoever may change events (superusers, or a group given the permission)."""
+        return request.user.has_perm("billing.change_webhookevent")
+
+    @admin.action(description="Process selected events again", permissions=["replay"])
+    def replay_selected(self, request, queryset):
+        """What `manage.py replay_events --id …` does for the ticked rows: reset each to
+        `received` and hand it to the worker. Ticking a `rejected` event names it, so it is
+        replayed too (after a fix for that very body)."""
+        replayed = skipped = 0
+        for event in queryset.order_by("occurred_at", "received_at", "pk"):
+            if event.status in self.NOT_REPLAYED:
+                skipped += 1
+                continue
+            outcome = replay.replay_event(event=event)
+            if outcome.error:
+                skipped += 1
+            else:
+                replayed += 1
+        self.message_user(request, f"{replayed} event(s) handed to the worker to be processed "
+                                   "again.", messages.SUCCESS if replayed else messages.WARNING)
+        if skipped:
+            self.message_user(request, f"{skipped} event(s) left alone: already waiting for or "
+                                       "in the worker.", messages.WARNING)
 
 
 @admin.register(models.Cursor)
