@@ -40,6 +40,37 @@ def test_stored_once_enqueued_on_commit_and_credentials_not_kept(
     assert first.event.headers["Content-Type"] == "application/json"
 
 
+def test_a_duplicate_reads_only_id_and_status_and_builds_the_row_on_demand(sent):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    first = store()
+    with CaptureQueriesContext(connection) as queries:
+        again = store()
+    # The INSERT that found it, then one look-up that leaves the stored body alone.
+    assert len(queries) == 2
+    lookup = queries[1]["sql"].lower()
+    assert lookup.startswith("select") and "body" not in lookup
+    assert (again.pk, again.created, again.requeued) == (first.pk, False, False)
+    assert again.event.body == first.event.body  # the whole row, read when asked for
+
+
+def test_a_duplicate_of_an_event_pruned_meanwhile_is_stored_anew(sent, monkeypatch):
+    first = store()
+    lookup = events._id_and_status
+
+    def pruned_first(**kwargs):
+        # Retention deletes the old row between the INSERT that found it and the look-up.
+        WebhookEvent.objects.filter(pk=first.pk).delete()
+        monkeypatch.setattr(events, "_id_and_status", lookup)
+        return lookup(**kwargs)
+
+    monkeypatch.setattr(events, "_id_and_status", pruned_first)
+    again = store()
+    assert again.created and again.pk != first.pk
+    assert list(WebhookEvent.objects.values_list("pk", "status")) == [(again.pk, "received")]
+
+
 def test_processing_applies_once_and_a_second_run_is_a_no_op(sent):
     event = store().event
     assert events.process_event(event_id=event.pk) == "processed"
