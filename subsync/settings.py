@@ -266,6 +266,10 @@ SUBSYNC_EVENT_MAX_ATTEMPTS = env.int("SUBSYNC_EVENT_MAX_ATTEMPTS", default=8)
 # task works through batches for at most this many seconds, then hands over to a new task.
 SUBSYNC_EVENT_BATCH_SIZE = env.int("SUBSYNC_EVENT_BATCH_SIZE", default=200)
 SUBSYNC_DRAIN_SECONDS = env.float("SUBSYNC_DRAIN_SECONDS", default=60.0)
+# A helper drain (the second worker process, during a backlog) works this long, then frees its
+# process, so that other tasks (the Salesforce flush) get a turn; the main drain asks for a
+# new helper at its next full batch.
+SUBSYNC_HELPER_DRAIN_SECONDS = env.float("SUBSYNC_HELPER_DRAIN_SECONDS", default=2.0)
 # After a batch that was not full, wait this long for more events before the next one.
 SUBSYNC_DRAIN_LINGER_SECONDS = env.float("SUBSYNC_DRAIN_LINGER_SECONDS", default=0.25)
 # Done webhook events (processed, ignored, stale) are deleted this many days after they arrived,

@@ -117,12 +117,19 @@ def drain(*, helper: bool = False, batch_size: int | None = None,
     """Process received events batch after batch; return how many were claimed.
 
     Stops when nothing is left, or after `max_seconds` (a new drain is then requested, so
-    that one long backlog does not hold a worker process past its time limit).
+    that one long backlog does not hold a worker process past its time limit). A helper's
+    default is much shorter (SUBSYNC_HELPER_DRAIN_SECONDS): during a backlog both worker
+    processes drained until it was gone, and the Salesforce flush waited for a free process
+    until then, so Contracts appeared only once a webhook storm was over. A helper that
+    stops frees its process for whatever task is waiting; the main drain asks for a new
+    helper at its next full batch, which queues behind that task.
     """
     from billing.services.events import claim_events, process_claimed, schedule_retries
 
     batch_size = batch_size or settings.SUBSYNC_EVENT_BATCH_SIZE
-    max_seconds = settings.SUBSYNC_DRAIN_SECONDS if max_seconds is None else max_seconds
+    if max_seconds is None:
+        max_seconds = (settings.SUBSYNC_HELPER_DRAIN_SECONDS if helper
+                       else settings.SUBSYNC_DRAIN_SECONDS)
     linger = settings.SUBSYNC_DRAIN_LINGER_SECONDS
     deadline = time.monotonic() + max_seconds
     done = 0

@@ -329,11 +329,17 @@ def test_a_full_batch_asks_for_exactly_one_helper(tasks):
     assert [status_of(e) for e in stored] == [State.PROCESSED] * 5
 
 
-def test_helper_drain_clears_its_own_flag_when_out_of_work(tasks):
-    stored = [store(f"ev_{n}", sub=f"s{n}") for n in range(3)]
+def with_a_helper_requested(tasks, *, events: int) -> list[WebhookEvent]:
+    """`events` stored, a main drain requested and a helper asked for; no sends recorded."""
+    stored = [store(f"ev_{n}", sub=f"s{n}") for n in range(events)]
     drain.request_drain()
     drain.cache.add(drain.HELPER_FLAG, "1", timeout=drain.FLAG_SECONDS)
     tasks.clear()
+    return stored
+
+
+def test_helper_drain_clears_its_own_flag_when_out_of_work(tasks):
+    stored = with_a_helper_requested(tasks, events=3)
 
     assert drain_webhook_events(helper=True) == 3
 
@@ -417,6 +423,23 @@ def test_helper_out_of_time_clears_its_flag_and_requests_nothing(tasks):
     assert [status_of(e) for e in stored].count(State.RECEIVED) == 1
     assert drain.cache.get(drain.HELPER_FLAG) is None
     assert tasks == []
+
+
+def test_a_helper_task_works_only_its_short_slice_and_the_main_drain_asks_again(
+        tasks, settings):
+    settings.SUBSYNC_EVENT_BATCH_SIZE = 2
+    settings.SUBSYNC_HELPER_DRAIN_SECONDS = 0  # a slice shorter than one batch
+    stored = with_a_helper_requested(tasks, events=7)
+
+    # The helper frees its worker process after one batch although the backlog remains.
+    assert drain_webhook_events(helper=True) == 2
+    assert drain.cache.get(drain.HELPER_FLAG) is None
+    assert [status_of(e) for e in stored].count(State.RECEIVED) == 5
+    # The main drain keeps its own, long slice, and asks for a new helper at its first
+    # full batch: that task queues behind whatever took the freed process.
+    assert drain_webhook_events() == 5
+    assert drains(tasks) == [(None, {"helper": True})]
+    assert [status_of(e) for e in stored] == [State.PROCESSED] * 7
 
 
 def test_drain_task_returns_how_many_events_it_processed(tasks):
