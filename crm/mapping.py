@@ -24,7 +24,7 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
-from billing.providers.braintree.money import currency_exponent
+from subsync.money import currency_exponent
 
 ACCOUNT = "Account"
 CONTRACT = "Contract"

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 import braintree
 from braintree import Subscription, SubscriptionSearch
 
+from subsync.money import to_minor_units
+
 from .errors import BraintreeApiError, api_error_from
-from .money import to_minor_units
 
 __all__ = [
     "ALL_STATUSES",

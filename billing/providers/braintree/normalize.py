@@ -31,10 +31,10 @@ from billing.normalized import (
     Provider,
     Status,
 )
+from subsync.money import to_minor_units
 
 from .api import PlanInfo
 from .errors import BraintreeEventError
-from .money import to_minor_units
 from .resolver import Resolver, customer_from_sdk
 
 _STATUSES = {

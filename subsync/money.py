@@ -1,7 +1,9 @@
-"""Braintree amounts are decimal strings in major units; subsync stores integer minor units.
+"""Money helpers shared by both apps: subsync stores integer minor units plus an ISO code.
 
-The number of minor units depends on the currency (ISO 4217 exponent): most have 2, but JPY
-or KRW have none and BHD or KWD have 3, so a fixed `* 100` would be wrong by 100x or 10x.
+Providers send major units (Braintree's decimal strings), Salesforce wants major units, and the
+dashboard formats them: all need the number of minor units of a currency (ISO 4217 exponent).
+Most have 2, but JPY or KRW have none and BHD or KWD have 3, so a fixed `* 100` would be wrong
+by 100x or 10x.
 """
 
 from __future__ import annotations
