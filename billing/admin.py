@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 
 from billing import models
@@ -51,6 +52,28 @@ class SubscriptionChangeAdmin(ReadOnlyAdmin):
                     "movement_amount", "currency")
     list_filter = ("movement", "currency")
     search_fields = ("subscription__external_id", "customer__external_id")
+
+
+class ExchangeRateForm(forms.ModelForm):
+    class Meta:
+        model = models.ExchangeRate
+        fields = ("currency", "rate", "valid_from")
+
+    def clean_currency(self) -> str:
+        """Accept "eur" as typed; the model insists on the upper-case ISO code."""
+        return (self.cleaned_data.get("currency") or "").strip().upper()
+
+
+@admin.register(models.ExchangeRate)
+class ExchangeRateAdmin(admin.ModelAdmin):
+    """Rates are entered by hand: the dashboard converts totals with them."""
+
+    form = ExchangeRateForm
+    list_display = ("currency", "rate", "valid_from")
+    list_filter = ("currency",)
+    search_fields = ("currency",)
+    date_hierarchy = "valid_from"
+    ordering = ("currency", "-valid_from")
 
 
 @admin.register(models.WebhookEvent)

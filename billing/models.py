@@ -7,6 +7,10 @@ WebhookEvent keeps every raw delivery, stored before it is trusted.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q
 
@@ -230,6 +234,48 @@ class SubscriptionChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subscription} {self.status_before}->{self.status_after} {self.movement}"
+
+
+def validate_positive_rate(value: Decimal) -> None:
+    if value is not None and value <= 0:
+        raise ValidationError("A rate must be greater than 0.", code="rate_not_positive")
+
+
+class ExchangeRate(models.Model):
+    """How many units of the reporting currency (SUBSYNC_REPORTING_CURRENCY) one unit of
+    `currency` is worth, from `valid_from` until the next row of that currency.
+
+    Entered by hand in the admin: totals across currencies convert with the rate in force on
+    the day of the movement (history) or today (current MRR). A currency without a rate is
+    reported as missing, never taken as 1 (billing.selectors.fx).
+    """
+
+    currency = models.CharField(
+        max_length=3,
+        validators=[RegexValidator(r"^[A-Z]{3}$", "An upper-case ISO 4217 code, e.g. EUR.")],
+        help_text="ISO 4217 code, e.g. EUR",
+    )
+    rate = models.DecimalField(
+        max_digits=20, decimal_places=10, validators=[validate_positive_rate],
+        help_text="Units of the reporting currency per ONE unit of this currency "
+                  "(e.g. EUR 1.08 when reporting in USD)",
+    )
+    valid_from = models.DateField(help_text="In force from this day (UTC) until the next rate")
+
+    class Meta:
+        ordering = ["currency", "-valid_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["currency", "valid_from"], name="exchange_rate_unique_per_day"
+            ),
+            models.CheckConstraint(condition=Q(rate__gt=0), name="exchange_rate_positive"),
+            models.CheckConstraint(
+                condition=Q(currency__regex=r"^[A-Z]{3}$"), name="exchange_rate_currency_iso"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.currency} {self.rate} from {self.valid_from}"
 
 
 class Cursor(models.Model):
