@@ -2,7 +2,7 @@
 
 A subscription becomes one Account (its customer) and one Contract, keyed by external ids
 `<provider>:<id>` so every push is an idempotent upsert. Field names follow
-shared/architecture.md and can be renamed per org (SUBSYNC_SF_FIELD_MAP); constant fields
+docs/architecture.md and can be renamed per org (SUBSYNC_SF_FIELD_MAP); constant fields
 can be added (SUBSYNC_SF_EXTRA_FIELDS). Fields Salesforce itself rules over (AccountId,
 Status, CurrencyIsoCode) are not configurable: the engine sets them following the Contract
 rules (created Draft, activated by a later update, account and currency frozen once
@@ -39,7 +39,7 @@ CONTRACT_FIELDS = (
 # Set by the engine under Salesforce's Contract rules; never renamed, never an extra.
 RULED_FIELDS = frozenset({"Id", "AccountId", "Status", "CurrencyIsoCode"})
 ACTIVATED = "Activated"
-# The Subsync_Status__c picklist (shared/architecture.md); other statuses are sent empty.
+# The Subsync_Status__c picklist (docs/architecture.md); other statuses are sent empty.
 SUBSYNC_STATUS_VALUES = frozenset(
     {"trial", "active", "past_due", "non_renewing", "paused", "cancelled", "expired"}
 )

@@ -2,7 +2,7 @@
 
 Every variable is optional for `make run`: unset, the app runs on SQLite under var/, an embedded
 Celery transport (kombu's filesystem transport, no server), and the Salesforce emulator. The
-variables and their defaults are listed in README.md and ../shared/architecture.md.
+variables and their defaults are listed in README.md (Configuration).
 """
 
 from __future__ import annotations

@@ -89,7 +89,7 @@ class _Expect:
 
     sobject: str
     name: str  # in the org
-    default: str  # in shared/architecture.md
+    default: str  # as in docs/architecture.md (the Salesforce field contract)
     types: frozenset[str] = frozenset()
     external_id: bool = False
     custom: bool = True
