@@ -8,15 +8,15 @@ from celery import shared_task
 from django.conf import settings
 
 from billing.providers.base import ProviderError
-from billing.services import drain, events, polling, retention
+from billing.services import drain, polling, processing, requeue, retention
 from subsync.backoff import backoff_seconds
 
 
 @shared_task(bind=True, name="billing.tasks.process_webhook_event", max_retries=None)
 def process_webhook_event(self, event_id: int) -> str | None:
     try:
-        return events.process_event(event_id=event_id)
-    except events.EventProcessingError as exc:
+        return processing.process_event(event_id=event_id)
+    except processing.EventProcessingError as exc:
         if exc.permanent:
             return None
         countdown = exc.retry_after or backoff_seconds(exc.attempts, base=10, cap=3600)
@@ -35,7 +35,7 @@ def drain_webhook_events(helper: bool = False) -> int:
 
 @shared_task(name="billing.tasks.requeue_stuck_events")
 def requeue_stuck_events() -> int:
-    return events.requeue_stuck_events(older_than_seconds=settings.SUBSYNC_STUCK_EVENT_SECONDS)
+    return requeue.requeue_stuck_events(older_than_seconds=settings.SUBSYNC_STUCK_EVENT_SECONDS)
 
 
 @shared_task(name="billing.tasks.poll_chargebee_events")

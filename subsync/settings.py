@@ -99,7 +99,7 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     # Off, as Django's default: a check is a SELECT 1 before each request's first query,
     # about a tenth of a webhook's cost. The webhook INSERT reconnects once by itself when the
-    # connection broke since the last request (billing.services.events); elsewhere a broken
+    # connection broke since the last request (billing.services.intake); elsewhere a broken
     # connection fails one request or task and is dropped after it.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DATABASE_CONN_HEALTH_CHECKS",
                                                           default=False)
@@ -107,7 +107,7 @@ else:
         DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
     # psycopg prepares a statement once it has run 5 times on a connection; Django turns that
     # off unless OPTIONS says otherwise. Only statements bound server-side are prepared: the
-    # webhook INSERT (billing.services.events), not Django's own queries. A pooler in
+    # webhook INSERT (billing.services.intake), not Django's own queries. A pooler in
     # transaction mode that cannot keep prepared statements (PgBouncer before 1.21, or with
     # max_prepared_statements = 0) needs DATABASE_PREPARED_STATEMENTS=false.
     DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (

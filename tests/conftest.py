@@ -4,7 +4,7 @@ import pytest
 from django.core.cache import cache
 
 from billing.providers.braintree.cache import forget_memos
-from billing.services import drain, events
+from billing.services import drain, intake, processing
 
 
 @pytest.fixture(autouse=True)
@@ -36,9 +36,9 @@ def sent(monkeypatch) -> list[int]:
     calls: list[int] = []
 
     def capture(name, args=None, **options):
-        if name == events.PROCESS_TASK:
+        if name == processing.PROCESS_TASK:
             calls.append(args[0])
 
-    monkeypatch.setattr(events.app, "send_task", capture)
-    monkeypatch.setattr(events, "announce", calls.append)
+    monkeypatch.setattr(processing.app, "send_task", capture)
+    monkeypatch.setattr(intake, "announce", calls.append)
     return calls

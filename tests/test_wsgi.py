@@ -19,7 +19,7 @@ from django.test import Client
 
 from billing.models import WebhookEvent
 from billing.providers.braintree.parse import dedupe_key
-from billing.services import events
+from billing.services import intake
 from billing.webhooks import chargebee
 from billing.webhooks.common import MAX_BODY_BYTES
 from subsync.wsgi import WebhookHandler, application
@@ -44,7 +44,7 @@ def credentials(settings):
 def announced(monkeypatch) -> list[int]:
     """No drain is requested: the ids the stored events would have announced."""
     calls: list[int] = []
-    monkeypatch.setattr(events, "announce", calls.append)
+    monkeypatch.setattr(intake, "announce", calls.append)
     return calls
 
 

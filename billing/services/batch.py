@@ -236,3 +236,17 @@ class _Batch:
             note_subscriptions_changed(
                 subscription_ids=[row.pk for row in self.saved.values()],
                 in_scope_ids=[self.saved[key].pk for key in self.ever_in_scope])
+
+
+def apply_subscription(
+    *, subscription: NormalizedSubscription, occurred_at: datetime | None = None,
+    event: WebhookEvent | None = None,
+) -> ApplyResult:
+    """Store one subscription unless an equal-or-newer version is already stored.
+
+    Writes a SubscriptionChange when status, MRR, plan or currency changed, and marks the
+    Salesforce sync dirty. An older version changes nothing (applied=False: the event is stale).
+    """
+    result = apply_changes([Change(subscriptions=(subscription,), event=event,
+                                   occurred_at=occurred_at)])[0]
+    return result.subscriptions[subscription_rows.key_of(subscription)]

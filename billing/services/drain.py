@@ -34,6 +34,7 @@ import uuid
 from django.conf import settings
 from django.core.cache import cache
 
+from billing.services.processing import claim_events, process_claimed, schedule_retries
 from subsync.celery import app
 
 log = logging.getLogger(__name__)
@@ -124,8 +125,6 @@ def drain(*, helper: bool = False, batch_size: int | None = None,
     stops frees its process for whatever task is waiting; the main drain asks for a new
     helper at its next full batch, which queues behind that task.
     """
-    from billing.services.events import claim_events, process_claimed, schedule_retries
-
     batch_size = batch_size or settings.SUBSYNC_EVENT_BATCH_SIZE
     if max_seconds is None:
         max_seconds = (settings.SUBSYNC_HELPER_DRAIN_SECONDS if helper

@@ -30,7 +30,7 @@ from billing.providers.chargebee.client import api_configured, api_from_settings
 from billing.providers.chargebee.errors import ChargebeeEventError
 from billing.providers.chargebee.intake import best_effort_type
 from billing.providers.chargebee.parse import read_envelope
-from billing.services.events import store_event
+from billing.services.intake import store_event
 from billing.webhooks.common import payload_digest
 
 log = logging.getLogger(__name__)

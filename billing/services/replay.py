@@ -19,7 +19,8 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from billing.models import WebhookEvent
-from billing.services.events import EventProcessingError, announce_on_commit, process_event
+from billing.services.intake import announce_on_commit
+from billing.services.processing import EventProcessingError, process_event
 
 State = WebhookEvent.State
 

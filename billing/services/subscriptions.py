@@ -3,18 +3,18 @@ needs for many subscriptions at once.
 
 The rules (ordering by version, what counts as a material change, the per-customer MRR
 totals a movement is classified against) are small pure functions here; the order in which
-they are applied is billing.services.batch.
+they are applied is billing.services.batch, which uses this module (never the reverse):
+applying even one subscription is a batch of one (batch.apply_subscription).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
 
 from django.db.models import Sum
 
-from billing.models import Subscription, SubscriptionChange, SubscriptionItem, WebhookEvent
+from billing.models import Subscription, SubscriptionChange, SubscriptionItem
 from billing.normalized import NormalizedItem, NormalizedSubscription, Status
 from billing.services.customers import Key, keys_filter
 from billing.services.upsert import insert_rows
@@ -113,18 +113,3 @@ def replace_items(items: dict[Subscription, tuple[NormalizedItem, ...]]) -> None
         for kind, item_id, quantity, unit_amount, amount, recurring in wanted[pk]
     ])
 
-
-def apply_subscription(
-    *, subscription: NormalizedSubscription, occurred_at: datetime | None = None,
-    event: WebhookEvent | None = None,
-) -> ApplyResult:
-    """Store one subscription unless an equal-or-newer version is already stored.
-
-    Writes a SubscriptionChange when status, MRR, plan or currency changed, and marks the
-    Salesforce sync dirty. An older version changes nothing (applied=False: the event is stale).
-    """
-    from billing.services.batch import Change, apply_changes
-
-    result = apply_changes([Change(subscriptions=(subscription,), event=event,
-                                   occurred_at=occurred_at)])[0]
-    return result.subscriptions[key_of(subscription)]

@@ -17,7 +17,7 @@ from billing.providers.braintree import intake
 from billing.providers.braintree.configured import BraintreeNotConfigured, gateway_from_settings
 from billing.providers.braintree.errors import BraintreeEventError, BraintreeSignatureError
 from billing.providers.braintree.parse import dedupe_key, verify_and_read
-from billing.services.events import store_event
+from billing.services.intake import store_event
 from billing.webhooks.common import (
     BodyTooLarge,
     error,

@@ -8,7 +8,7 @@ from billing.models import WebhookEvent
 from billing.providers.chargebee import intake
 from billing.providers.chargebee.errors import ChargebeeEventError
 from billing.providers.chargebee.parse import read_envelope
-from billing.services.events import store_event
+from billing.services.intake import store_event
 from billing.webhooks.common import (
     BodyTooLarge,
     error,

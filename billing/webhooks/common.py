@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from billing.services.intake import store_event
 from billing.webhooks.delivery import Answer, Delivery
 
 MAX_BODY_BYTES = 1024 * 1024  # 1 MiB: far above any real event, far below a memory problem
@@ -53,8 +54,6 @@ def keep_rejected(delivery: Delivery, *, provider: str, key: str, body: str, mes
 
     Nothing a provider sent is lost: the row keeps the body and the reason for an operator.
     """
-    from billing.services.events import store_event
-
     store_event(provider=provider, event_id=f"rejected:{key}", event_type=event_type,
                 body=body, headers=request_headers(delivery), rejected_error=message)
     return error(400, message)

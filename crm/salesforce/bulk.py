@@ -24,6 +24,7 @@ from typing import Any
 
 from crm.salesforce import errors
 from crm.salesforce.errors import SalesforceError
+from crm.salesforce.results import RecordResult
 
 NULL = "#N/A"
 # Terminal states of an ingest job.
@@ -107,10 +108,8 @@ def job_failure(info: Mapping[str, Any]) -> SalesforceError:
 def match(
     refs: Sequence[str], *, key: str, job_id: str,
     successes: Sequence[Mapping[str, str]], failures: Sequence[Mapping[str, str]],
-) -> list:
+) -> list[RecordResult]:
     """One RecordResult per ref, in the order of `refs`, from the two result files."""
-    from crm.salesforce.client import RecordResult
-
     waiting: dict[str, list[int]] = defaultdict(list)
     for index, ref in enumerate(refs):
         waiting[ref].append(index)

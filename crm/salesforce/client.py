@@ -9,7 +9,8 @@ What it adds to simple-salesforce, and why:
 - it reads `Sforce-Limit-Info` from every response, failed ones included (simple-salesforce
   only parses successful ones), and hands the usage to a sink that persists it;
 - every failure comes out as one typed `SalesforceError` (transient or permanent), and the
-  per-record results of sObject Collections as `RecordResult`s classified one by one.
+  per-record results of sObject Collections as `RecordResult`s (crm.salesforce.results)
+  classified one by one.
 
 Bulk API 2.0 (`bulk_upsert`, `bulk_update`, for backfills and reconciliation) is built on
 `_call` too, so it inherits re-login, timeouts, usage and error classification; each HTTP
@@ -23,7 +24,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import requests
@@ -36,6 +36,7 @@ from crm.salesforce import bulk, errors
 from crm.salesforce.auth import fetch_token
 from crm.salesforce.config import SalesforceConfig
 from crm.salesforce.errors import SalesforceError
+from crm.salesforce.results import RecordResult
 from crm.salesforce.usage import ApiUsage, parse_limit_info
 
 log = logging.getLogger(__name__)
@@ -54,31 +55,6 @@ Step = Callable[[str, Sequence[str], Callable[[], Any]], Any]
 
 def _direct(operation: str, refs: Sequence[str], call: Callable[[], T]) -> T:
     return call()
-
-
-@dataclass(frozen=True)
-class RecordResult:
-    """The outcome of one record of a collection call, in the order the records were sent.
-
-    `ref` is what identified the record in the request (its external id value, or its Id).
-    """
-
-    ref: str
-    success: bool
-    id: str | None = None
-    created: bool | None = None
-    error: SalesforceError | None = None
-
-    def as_dict(self) -> dict:
-        out: dict[str, Any] = {"ref": self.ref, "success": self.success}
-        if self.id:
-            out["id"] = self.id
-        if self.created is not None:
-            out["created"] = self.created
-        if self.error is not None:
-            out["error_code"] = self.error.code
-            out["message"] = self.error.message
-        return out
 
 
 class _Session(requests.Session):

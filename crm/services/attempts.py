@@ -11,8 +11,9 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from crm.models import SyncAttempt
-from crm.salesforce.client import RecordResult, SalesforceClient
+from crm.salesforce.client import SalesforceClient
 from crm.salesforce.errors import SalesforceError
+from crm.salesforce.results import RecordResult
 
 T = TypeVar("T")
 Outcome = SyncAttempt.Outcome

@@ -40,9 +40,10 @@ from django.utils import timezone
 from crm import mapping
 from crm.mapping import ACTIVATED, FieldConfig, Payload
 from crm.models import ContractSync
-from crm.salesforce.client import COLLECTION_LIMIT, RecordResult, SalesforceClient
+from crm.salesforce.client import COLLECTION_LIMIT, SalesforceClient
 from crm.salesforce.errors import SalesforceError
 from crm.salesforce.factory import get_client
+from crm.salesforce.results import RecordResult
 from crm.salesforce.usage import ApiUsage
 from crm.selectors import latest_api_usage
 from crm.services import claims

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 
 from billing.models import Subscription, WebhookEvent
-from billing.services import drain, events
+from billing.services import drain, intake, processing
 from billing.tasks import drain_webhook_events
 from tests.support.json_adapter import json_adapter_registered
 
@@ -37,7 +37,7 @@ def no_linger(settings):
 @pytest.fixture
 def tasks(monkeypatch) -> list[tuple[str, list | None, dict | None, dict]]:
     """Every Celery send as (name, args, kwargs, other options); nothing reaches a broker."""
-    assert drain.app is events.app
+    assert drain.app is processing.app
     calls = []
 
     def record(name, args=None, kwargs=None, **options):
@@ -66,7 +66,7 @@ def drains(calls):
 def store(event_id, *, sub="sub_1", mrr=5000, version=1, event_type="subscription_created",
           body=None):
     body = body if body is not None else json.dumps({"sub": sub, "mrr": mrr, "version": version})
-    return events.store_event(provider="chargebee", event_id=event_id, event_type=event_type,
+    return intake.store_event(provider="chargebee", event_id=event_id, event_type=event_type,
                               body=body).event
 
 
@@ -208,13 +208,13 @@ def test_a_drain_that_finds_work_after_clearing_its_flag_takes_the_flag_back(
                                                 django_capture_on_commit_callbacks,
                                                 new_drain_requested=False)
     flag_while_applying = []
-    real_process = events.process_claimed
+    real_process = processing.process_claimed
 
     def process(batch):
         flag_while_applying.append(drain.cache.get(drain.FLAG))
         return real_process(batch)
 
-    monkeypatch.setattr(events, "process_claimed", process)
+    monkeypatch.setattr(drain, "process_claimed", process)
 
     assert drain.drain(batch_size=3) == 1
 
@@ -235,7 +235,7 @@ def test_a_drain_that_finds_work_after_a_new_drain_was_sent_stops_after_that_bat
                                                 django_capture_on_commit_callbacks,
                                                 new_drain_requested=True)
     more = []
-    real_claim = events.claim_events
+    real_claim = processing.claim_events
 
     def claim(**kwargs):
         claimed = real_claim(**kwargs)
@@ -243,7 +243,7 @@ def test_a_drain_that_finds_work_after_a_new_drain_was_sent_stops_after_that_bat
             more.append(store("ev_after", sub="after"))  # waiting for the new drain
         return claimed
 
-    monkeypatch.setattr(events, "claim_events", claim)
+    monkeypatch.setattr(drain, "claim_events", claim)
 
     assert drain.drain(batch_size=3) == 1
 
@@ -353,7 +353,7 @@ def test_helper_drain_clears_its_own_flag_when_out_of_work(tasks):
 def assert_one_delayed_retry(tasks, event) -> None:
     """Exactly one retry was scheduled: the event's own task, after a delay."""
     retries = [(args, options) for name, args, _, options in tasks
-               if name == events.PROCESS_TASK]
+               if name == processing.PROCESS_TASK]
     assert [args for args, _ in retries] == [[event.pk]]
     assert retries[0][1]["countdown"] > 0
 
@@ -367,14 +367,14 @@ def test_poison_event_fails_alone_and_is_retried(tasks, monkeypatch, fails_in):
         poison_body, message = '{"boom": "upstream hiccup"}', "upstream hiccup"
     else:
         poison_body, message = None, "cannot apply this one"
-        real_apply = events.apply_parsed_events
+        real_apply = processing.apply_parsed_events
 
         def refuse_poison(ready):
             if any(event.event_id == "ev_poison" for event, _ in ready):
                 raise RuntimeError(message)
             return real_apply(ready)
 
-        monkeypatch.setattr(events, "apply_parsed_events", refuse_poison)
+        monkeypatch.setattr(processing, "apply_parsed_events", refuse_poison)
     good_a = store("ev_a", sub="a")
     poison = store("ev_poison", sub="p", body=poison_body)
     good_b = store("ev_b", sub="b")
@@ -396,7 +396,7 @@ def test_permanent_failure_schedules_no_retry(tasks):
 
     assert status_of(good) == State.PROCESSED
     assert status_of(bad) == State.FAILED and "nonsense" in bad.error
-    assert [t for t in tasks if t[0] == events.PROCESS_TASK] == []
+    assert [t for t in tasks if t[0] == processing.PROCESS_TASK] == []
 
 
 def test_drain_out_of_time_stops_after_one_batch_and_forces_a_new_drain(tasks):

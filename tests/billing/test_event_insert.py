@@ -1,4 +1,4 @@
-"""store_event's hand-written INSERT (billing.services.events._insert): what reaches the row,
+"""store_event's hand-written INSERT (billing.services.intake._insert): what reaches the row,
 what the returned instance holds, and, on PostgreSQL, how the statement is sent.
 
 The INSERT builds its values without a model instance and, on PostgreSQL, runs on a psycopg
@@ -16,7 +16,7 @@ from django.db import connection
 from django.utils import timezone as dj_timezone
 
 from billing.models import WebhookEvent
-from billing.services import events
+from billing.services import intake
 
 pytestmark = pytest.mark.django_db
 
@@ -32,12 +32,12 @@ STORED_HEADERS = {k: v for k, v in HEADERS.items() if k not in ("Authorization",
 INSERT = 'INSERT INTO "billing_webhookevent"'
 
 
-def store(**overrides) -> events.StoreResult:
+def store(**overrides) -> intake.StoreResult:
     fields = dict(provider="chargebee", event_id="ev_insert_1",
                   event_type="subscription_created", body='{"id": "ev_insert_1"}',
                   headers=HEADERS, occurred_at=AT, source=WebhookEvent.Source.POLL)
     fields.update(overrides)
-    return events.store_event(**fields)
+    return intake.store_event(**fields)
 
 
 def columns(event: WebhookEvent) -> dict:

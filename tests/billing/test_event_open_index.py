@@ -10,7 +10,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from billing.services.events import claim_events, requeue_stuck_events
+from billing.services.processing import claim_events
+from billing.services.requeue import requeue_stuck_events
 from billing.services.replay import select_for_replay
 
 pytestmark = pytest.mark.django_db

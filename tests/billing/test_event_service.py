@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from billing.models import Subscription, WebhookEvent
-from billing.services import events
+from billing.services import intake, processing, requeue
 from tests.support.json_adapter import json_adapter_registered
 
 pytestmark = pytest.mark.django_db
@@ -22,7 +22,7 @@ def adapter():
 
 
 def store(event_id="ev_1", body='{"mrr": 5000, "version": 1}', event_type="subscription_created"):
-    return events.store_event(provider="chargebee", event_id=event_id, event_type=event_type,
+    return intake.store_event(provider="chargebee", event_id=event_id, event_type=event_type,
                               body=body, headers={"Authorization": "Basic c2VjcmV0",
                                                   "Content-Type": "application/json"})
 
@@ -57,15 +57,15 @@ def test_a_duplicate_reads_only_id_and_status_and_builds_the_row_on_demand(sent)
 
 def test_a_duplicate_of_an_event_pruned_meanwhile_is_stored_anew(sent, monkeypatch):
     first = store()
-    lookup = events._id_and_status
+    lookup = intake._id_and_status
 
     def pruned_first(**kwargs):
         # Retention deletes the old row between the INSERT that found it and the look-up.
         WebhookEvent.objects.filter(pk=first.pk).delete()
-        monkeypatch.setattr(events, "_id_and_status", lookup)
+        monkeypatch.setattr(intake, "_id_and_status", lookup)
         return lookup(**kwargs)
 
-    monkeypatch.setattr(events, "_id_and_status", pruned_first)
+    monkeypatch.setattr(intake, "_id_and_status", pruned_first)
     again = store()
     assert again.created and again.pk != first.pk
     assert list(WebhookEvent.objects.values_list("pk", "status")) == [(again.pk, "received")]
@@ -73,23 +73,23 @@ def test_a_duplicate_of_an_event_pruned_meanwhile_is_stored_anew(sent, monkeypat
 
 def test_processing_applies_once_and_a_second_run_is_a_no_op(sent):
     event = store().event
-    assert events.process_event(event_id=event.pk) == "processed"
-    assert events.process_event(event_id=event.pk) == "processed"
+    assert processing.process_event(event_id=event.pk) == "processed"
+    assert processing.process_event(event_id=event.pk) == "processed"
     event.refresh_from_db()
     assert event.attempts == 1 and event.processed_at is not None
     assert Subscription.objects.get().mrr == 5000
 
 
 def test_older_version_is_marked_stale(sent):
-    events.process_event(event_id=store("new", '{"mrr": 7000, "version": 5}').event.pk)
-    status = events.process_event(event_id=store("old", '{"mrr": 5000, "version": 4}').event.pk)
+    processing.process_event(event_id=store("new", '{"mrr": 7000, "version": 5}').event.pk)
+    status = processing.process_event(event_id=store("old", '{"mrr": 5000, "version": 4}').event.pk)
     assert status == "stale"
     assert Subscription.objects.get().mrr == 7000
 
 
 def test_unrelated_event_is_ignored_with_its_reason(sent):
     event = store(event_type="unrelated").event
-    assert events.process_event(event_id=event.pk) == "ignored"
+    assert processing.process_event(event_id=event.pk) == "ignored"
     event.refresh_from_db()
     assert event.error == "not a subscription event"
 
@@ -98,8 +98,8 @@ def test_failure_keeps_error_and_traceback_then_redelivery_retries(
     sent, django_capture_on_commit_callbacks
 ):
     event = store(body='{"boom": "upstream hiccup"}').event
-    with pytest.raises(events.EventProcessingError) as info:
-        events.process_event(event_id=event.pk)
+    with pytest.raises(processing.EventProcessingError) as info:
+        processing.process_event(event_id=event.pk)
     assert not info.value.permanent
     event.refresh_from_db()
     assert event.status == "failed" and "upstream hiccup" in event.error
@@ -111,32 +111,32 @@ def test_failure_keeps_error_and_traceback_then_redelivery_retries(
         redelivered = store()
     assert redelivered.requeued
     assert sent[-1] == event.pk
-    assert events.process_event(event_id=event.pk) == "processed"
+    assert processing.process_event(event_id=event.pk) == "processed"
     event.refresh_from_db()
     assert event.attempts == 2 and event.error == "" and event.traceback == ""
 
 
 def test_permanent_error_gives_up_at_once_and_cap_stops_transient_retries(sent, settings):
     bad = store("bad", '{"boom": "nonsense", "permanent": true}').event
-    with pytest.raises(events.EventProcessingError) as info:
-        events.process_event(event_id=bad.pk)
+    with pytest.raises(processing.EventProcessingError) as info:
+        processing.process_event(event_id=bad.pk)
     assert info.value.permanent
     settings.SUBSYNC_EVENT_MAX_ATTEMPTS = 2
     flaky = store("flaky", '{"boom": "again"}').event
     outcomes = []
     for _ in range(2):
-        with pytest.raises(events.EventProcessingError) as info:
-            events.process_event(event_id=flaky.pk)
+        with pytest.raises(processing.EventProcessingError) as info:
+            processing.process_event(event_id=flaky.pk)
         outcomes.append(info.value.permanent)
     assert outcomes == [False, True]
 
 
 def test_rejected_event_is_kept_but_never_processed(sent, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        result = events.store_event(provider="chargebee", event_id="rej", event_type="",
+        result = intake.store_event(provider="chargebee", event_id="rej", event_type="",
                                     body="not json", rejected_error="body is not JSON")
     assert result.event.status == "rejected" and sent == []
-    assert events.process_event(event_id=result.event.pk) == "rejected"
+    assert processing.process_event(event_id=result.event.pk) == "rejected"
 
 
 def test_stuck_events_are_requeued(monkeypatch):
@@ -145,14 +145,14 @@ def test_stuck_events_are_requeued(monkeypatch):
     from billing.services import drain
 
     tasks = []
-    monkeypatch.setattr(events.app, "send_task",
+    monkeypatch.setattr(processing.app, "send_task",
                         lambda name, args=None, **options: tasks.append((name, args)))
     waiting, claimed = store("ev_a").event, store("ev_b").event
-    events.claim_events(ids=[claimed.pk])
+    processing.claim_events(ids=[claimed.pk])
     WebhookEvent.objects.update(received_at=waiting.received_at - timedelta(minutes=10))
     drain.request_drain()  # a drain was requested earlier, and lost
     tasks.clear()
-    assert events.requeue_stuck_events(older_than_seconds=300) == 2
+    assert requeue.requeue_stuck_events(older_than_seconds=300) == 2
     assert sorted(tasks, key=str) == sorted([(drain.DRAIN_TASK, None),
-                                             (events.PROCESS_TASK, [claimed.pk])], key=str)
-    assert events.requeue_stuck_events(older_than_seconds=3600) == 0
+                                             (processing.PROCESS_TASK, [claimed.pk])], key=str)
+    assert requeue.requeue_stuck_events(older_than_seconds=3600) == 0

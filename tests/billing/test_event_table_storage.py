@@ -12,7 +12,7 @@ import pytest
 from django.db import connection
 
 from billing.models import WebhookEvent
-from billing.services.events import store_event
+from billing.services.intake import store_event
 
 pytestmark = pytest.mark.django_db
 

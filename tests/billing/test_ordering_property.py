@@ -26,7 +26,7 @@ from billing.models import (
 from billing.providers.base import get_adapter
 from billing.providers.braintree.parse import SUBSCRIPTION_KINDS, dedupe_key
 from billing.providers.chargebee.parse import parse_event
-from billing.services import events
+from billing.services import intake, processing
 from tests.support.braintree.app import form_body
 from tests.support.braintree.notifications import signed_subscription_notification
 from tests.support.braintree.subscriptions import Customer as BraintreeCustomer
@@ -78,10 +78,10 @@ def chargebee_events(states, n):
 def deliver_all(provider, bodies, sequence):
     for index in sequence:
         event = bodies[index]
-        stored = events.store_event(provider=provider, event_id=event["event_id"],
+        stored = intake.store_event(provider=provider, event_id=event["event_id"],
                                     event_type=event["event_type"], body=event["body"],
                                     occurred_at=event.get("occurred_at"))
-        events.process_event(event_id=stored.event.pk)
+        processing.process_event(event_id=stored.event.pk)
 
 
 def assert_newest_state_and_consistent_ledger(provider, sub_id, expected, distinct):
@@ -103,7 +103,7 @@ def assert_newest_state_and_consistent_ledger(provider, sub_id, expected, distin
 @pytest.fixture
 def no_broker(monkeypatch):
     # Processing is called directly below; the enqueue is not under test.
-    monkeypatch.setattr(events.app, "send_task", lambda name, args: None)
+    monkeypatch.setattr(processing.app, "send_task", lambda name, args: None)
 
 
 @settings(max_examples=60, deadline=None,

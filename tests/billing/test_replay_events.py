@@ -10,8 +10,8 @@ from django.core.management import CommandError, call_command
 from django.db import OperationalError
 
 from billing.models import Subscription, WebhookEvent
-from billing.services import events
-from tests.support.chargebee.events import make_event
+from billing.services import intake, processing
+from emulator.chargebee.events import make_event
 
 pytestmark = pytest.mark.django_db
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 def store(event_id: str, **kwargs) -> WebhookEvent:
     body = make_event("subscription_created", event_id=event_id,
                       subscription_id=f"sub_{event_id}", **kwargs)
-    return events.store_event(provider="chargebee", event_id=event_id,
+    return intake.store_event(provider="chargebee", event_id=event_id,
                               event_type=body["event_type"], body=json.dumps(body)).event
 
 
@@ -36,10 +36,10 @@ def failed(event_id: str, monkeypatch) -> WebhookEvent:
     """An event whose processing failed on a transient error (the database went away)."""
     event = store(event_id)
     with monkeypatch.context() as patch:
-        patch.setattr(events, "apply_parsed_events",
+        patch.setattr(processing, "apply_parsed_events",
                       database_down("server closed the connection unexpectedly"))
-        with pytest.raises(events.EventProcessingError):
-            events.process_event(event_id=event.pk)
+        with pytest.raises(processing.EventProcessingError):
+            processing.process_event(event_id=event.pk)
     event.refresh_from_db()
     assert event.status == "failed" and "OperationalError" in event.error
     return event
@@ -47,14 +47,14 @@ def failed(event_id: str, monkeypatch) -> WebhookEvent:
 
 def processed(event_id: str) -> WebhookEvent:
     event = store(event_id)
-    events.process_event(event_id=event.pk)
+    processing.process_event(event_id=event.pk)
     event.refresh_from_db()
     return event
 
 
 def rejected(event_id: str) -> WebhookEvent:
     body = {**make_event("subscription_created", event_id=event_id), "api_version": "v1"}
-    return events.store_event(provider="chargebee", event_id=event_id,
+    return intake.store_event(provider="chargebee", event_id=event_id,
                               event_type="subscription_created", body=json.dumps(body),
                               rejected_error="event api_version is 'v1'").event
 
@@ -100,7 +100,7 @@ def test_sync_processes_inline_and_prints_the_outcome(sent, monkeypatch):
 
 def test_sync_failure_is_printed_and_stays_on_the_row(sent, monkeypatch):
     event = failed("ev_failed", monkeypatch)
-    monkeypatch.setattr(events, "apply_parsed_events", database_down("still down"))
+    monkeypatch.setattr(processing, "apply_parsed_events", database_down("still down"))
 
     out, _ = replay("--sync")
 

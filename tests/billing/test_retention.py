@@ -16,8 +16,8 @@ from django.utils import timezone
 
 from billing import tasks
 from billing.models import Subscription, SubscriptionChange, WebhookEvent
-from billing.services import events, retention
-from tests.support.chargebee.events import make_event
+from billing.services import intake, processing, retention
+from emulator.chargebee.events import make_event
 
 pytestmark = pytest.mark.django_db
 
@@ -29,10 +29,10 @@ def store(event_id: str, *, days_ago: float, event_type: str = "subscription_cre
     """An event received `days_ago`, processed through the worker's code unless told not to,
     or forced into `status`."""
     body = make_event(event_type, event_id=event_id, subscription_id=f"sub_{event_id}")
-    event = events.store_event(provider="chargebee", event_id=event_id,
+    event = intake.store_event(provider="chargebee", event_id=event_id,
                                event_type=body["event_type"], body=json.dumps(body)).event
     if process:
-        events.process_event(event_id=event.pk)
+        processing.process_event(event_id=event.pk)
     changes = {"received_at": timezone.now() - timedelta(days=days_ago)}
     if status:
         changes["status"] = status
@@ -81,7 +81,7 @@ def test_a_redelivery_within_the_retention_is_still_a_duplicate():
     retention.prune_events(cutoff=retention.retention_cutoff(days=retention.MIN_RETENTION_DAYS))
     body = json.loads(event.body)
 
-    again = events.store_event(provider="chargebee", event_id="ev_kept",
+    again = intake.store_event(provider="chargebee", event_id="ev_kept",
                                event_type=body["event_type"], body=event.body)
 
     assert not again.created

@@ -12,14 +12,14 @@ import pytest
 from django.db import connection
 
 from billing.models import WebhookEvent
-from billing.services import events
-from tests.support.chargebee.events import make_event
+from billing.services import intake
+from emulator.chargebee.events import make_event
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def store(body):
-    return events.store_event(provider="chargebee", event_id=body["id"],
+    return intake.store_event(provider="chargebee", event_id=body["id"],
                               event_type=body["event_type"], body=json.dumps(body))
 
 

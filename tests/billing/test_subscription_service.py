@@ -1,4 +1,5 @@
-"""apply_subscription: ordering by version, the per-customer MRR ledger, the sync flag."""
+"""billing.services.batch.apply_subscription: ordering by version, the per-customer MRR
+ledger, the sync flag."""
 
 import itertools
 from dataclasses import replace
@@ -7,7 +8,7 @@ import pytest
 
 from billing.models import Customer, Movement, Subscription, SubscriptionChange
 from billing.normalized import Status
-from billing.services.subscriptions import apply_subscription
+from billing.services.batch import apply_subscription
 from crm.models import ContractSync
 from tests.support.normalized import newer, subscription
 

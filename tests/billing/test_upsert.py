@@ -16,7 +16,7 @@ from django.forms.models import model_to_dict
 
 from billing.models import Customer, StatusChoices, Subscription, SubscriptionChange
 from billing.normalized import Status
-from billing.services.subscriptions import apply_subscription
+from billing.services.batch import apply_subscription
 from billing.services.upsert import insert_rows, update_rows
 from subsync.db import binds_server_side
 from tests.support.normalized import subscription

@@ -17,7 +17,7 @@ from billing.backfill import BackfillOptions
 from billing.backfill import braintree as braintree_backfill
 from billing.models import BraintreePlan, Cursor, Customer, Subscription, SubscriptionChange
 from billing.providers.braintree.parse import dedupe_key
-from billing.services import events
+from billing.services import intake, processing
 from tests.support.braintree.app import CUSTOMER, configure, form_body, seed
 from tests.support.braintree.notifications import signed_subscription_notification
 from tests.support.braintree.server import FakeBraintreeServer
@@ -50,7 +50,7 @@ def server(settings):
 @pytest.fixture(autouse=True)
 def no_broker(monkeypatch):
     # Webhook events stored by these tests are processed directly; the enqueue is not tested.
-    monkeypatch.setattr(events.app, "send_task", lambda name, args: None)
+    monkeypatch.setattr(processing.app, "send_task", lambda name, args: None)
 
 
 class Bar:
@@ -205,10 +205,10 @@ def test_a_backfill_never_overwrites_a_newer_webhook(server):
         "subscription_canceled", keys=KEYS, subscription_id="sub_0000", status="Canceled",
         plan_id="basic", price="10.00", timestamp=T0 + timedelta(days=1),
         merchant_account_id="usd_account")
-    stored = events.store_event(provider="braintree", event_id=dedupe_key(
+    stored = intake.store_event(provider="braintree", event_id=dedupe_key(
         payload=form["bt_payload"]), event_type="subscription_canceled", body=form_body(form),
         occurred_at=T0 + timedelta(days=1))
-    assert events.process_event(event_id=stored.event.pk) == "processed"
+    assert processing.process_event(event_id=stored.event.pk) == "processed"
 
     assert "braintree: 1 subscriptions imported" in run_command()
     sub = Subscription.objects.get(external_id="sub_0000")
@@ -221,10 +221,10 @@ def test_a_newer_backfilled_state_replaces_an_older_webhook(server):
         "subscription_went_past_due", keys=KEYS, subscription_id="sub_0000",
         status="Past Due", plan_id="basic", price="10.00", timestamp=T0 - timedelta(days=1),
         merchant_account_id="usd_account")
-    stored = events.store_event(provider="braintree", event_id=dedupe_key(
+    stored = intake.store_event(provider="braintree", event_id=dedupe_key(
         payload=form["bt_payload"]), event_type="subscription_went_past_due",
         body=form_body(form), occurred_at=T0 - timedelta(days=1))
-    events.process_event(event_id=stored.event.pk)
+    processing.process_event(event_id=stored.event.pk)
     add_subscriptions(server, 1)  # Active, updated at T0
 
     run_command()

@@ -20,7 +20,7 @@ from billing.backfill import BackfillOptions
 from billing.backfill import chargebee as chargebee_backfill
 from billing.models import Cursor, Customer, Subscription, SubscriptionChange
 from billing.providers.base import ProviderError
-from billing.services import events
+from billing.services import intake, processing
 from tests.support.chargebee.events import DEFAULT_OCCURRED_AT, make_event, make_subscription
 from tests.support.chargebee.server import FakeChargebee
 
@@ -199,7 +199,7 @@ def test_a_date_without_time_zone_is_utc(server):
 
 
 def test_backfill_never_overwrites_newer_webhook_state(server, monkeypatch):
-    monkeypatch.setattr(events.app, "send_task", lambda name, args: None)
+    monkeypatch.setattr(processing.app, "send_task", lambda name, args: None)
     server.seed_subscriptions(count=5, statuses=("active",))
     listed_version = DEFAULT_OCCURRED_AT * 1000 + 2 * 60_000  # what the list says of sub_0002
     newer = make_event("subscription_cancelled", subscription_id="sub_0002",
@@ -208,9 +208,9 @@ def test_backfill_never_overwrites_newer_webhook_state(server, monkeypatch):
     older = make_event("subscription_paused", subscription_id="sub_0003", customer_id="cus_0003",
                        resource_version=1, occurred_at=DEFAULT_OCCURRED_AT - 3600)
     for body in (newer, older):
-        stored = events.store_event(provider="chargebee", event_id=body["id"],
+        stored = intake.store_event(provider="chargebee", event_id=body["id"],
                                     event_type=body["event_type"], body=json.dumps(body))
-        events.process_event(event_id=stored.event.pk)
+        processing.process_event(event_id=stored.event.pk)
 
     run_command()
 

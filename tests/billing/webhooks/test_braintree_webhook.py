@@ -12,7 +12,7 @@ from django.test import Client
 
 from billing.models import Subscription, SubscriptionChange, WebhookEvent
 from billing.providers.braintree.parse import SUBSCRIPTION_KINDS, dedupe_key
-from billing.services import events
+from billing.services import processing
 from billing.tasks import process_webhook_event
 from tests.support.braintree.app import CUSTOMER, URL, configure, form_body, post, seed
 from tests.support.braintree.notifications import (
@@ -186,7 +186,7 @@ def test_redelivery_of_a_failed_event_is_requeued(deliver, sent, gateway):
     form = notification()
     deliver(form)
     gateway.fail_next(1, status=503)
-    with pytest.raises(events.EventProcessingError):
+    with pytest.raises(processing.EventProcessingError):
         process(form)
     assert deliver(form).json()["status"] == "requeued"
     assert len(sent) == 2
@@ -382,7 +382,7 @@ def test_transient_api_failure_is_retried(deliver, gateway):
     form = notification()
     deliver(form)
     gateway.fail_next(1, status=503)
-    with pytest.raises(events.EventProcessingError) as caught:
+    with pytest.raises(processing.EventProcessingError) as caught:
         process(form)  # the task asks Celery to retry; called directly, that re-raises
     assert not caught.value.permanent
     row = WebhookEvent.objects.get()
@@ -403,7 +403,7 @@ def test_keys_removed_after_intake_fail_transiently_and_say_what_to_set(deliver,
     form = notification()
     deliver(form)
     settings.BRAINTREE_PRIVATE_KEY = ""
-    with pytest.raises(events.EventProcessingError) as caught:
+    with pytest.raises(processing.EventProcessingError) as caught:
         process(form)
     assert not caught.value.permanent
     assert "BRAINTREE_PRIVATE_KEY" in WebhookEvent.objects.get().error

@@ -1,9 +1,11 @@
-"""Store every provider delivery first, then process it (dj-stripe's WebhookEventTrigger).
+"""Store every provider delivery first, exactly once, then announce it (dj-stripe's
+WebhookEventTrigger).
 
-`store_event` is what the webhook views, event polling and replays call: it writes the raw row
-(unique per provider + event id), enqueues processing on commit, and tells duplicates apart.
-`process_event` is what the Celery task calls: parse, then apply inside one transaction, and
-keep the error and traceback on the row when anything fails.
+`store_event` is what the webhook receivers, event polling and backfills call: it writes the
+raw row (unique per provider + event id) in one statement, tells duplicates apart, and once
+the row is committed announces it to the drain (billing.services.drain), which processes it
+later (billing.services.processing). Nothing here parses or applies an event: a delivery's
+answer waits only for its row.
 """
 
 from __future__ import annotations
@@ -11,32 +13,22 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-import traceback as tb
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.conf import settings
 from django.db import InterfaceError, OperationalError, connections, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from billing.models import WebhookEvent
-from billing.normalized import ParsedEvent
-from billing.providers.base import ProviderError, get_adapter
-from billing.services.batch import Change, apply_changes
 from billing.services.drain import request_drain
-from subsync.backoff import backoff_seconds
-from subsync.celery import app
 from subsync.db import DRIVER_TYPES, binds_server_side, server_binding_cursor
 
 log = logging.getLogger(__name__)
 
 State = WebhookEvent.State
-DONE = frozenset({State.PROCESSED, State.IGNORED, State.STALE, State.REJECTED})
 # Headers that carry credentials are never stored.
 _SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "x-api-key"})
-PROCESS_TASK = "billing.tasks.process_webhook_event"
 
 
 def storable(text: str) -> str:
@@ -253,199 +245,3 @@ def store_event(
     if not rejected_error:
         announce_on_commit(pk)
     return StoreResult(pk=pk, created=True, build=build)
-
-
-class EventProcessingError(Exception):
-    def __init__(self, message: str, *, permanent: bool, attempts: int,
-                 retry_after: float | None = None):
-        super().__init__(message)
-        self.permanent = permanent
-        self.attempts = attempts
-        self.retry_after = retry_after
-
-
-def apply_parsed_events(ready: list[tuple[WebhookEvent, ParsedEvent]]) -> list[str]:
-    """Apply the events' customers and subscriptions in order, in one batch; return each
-    event's resulting status (ignored, processed, or stale when nothing in it was newer)."""
-    relevant = [(event, parsed) for event, parsed in ready
-                if parsed.subscriptions or parsed.customers]
-    results = iter(apply_changes([
-        Change(customers=parsed.customers, subscriptions=parsed.subscriptions, event=event,
-               occurred_at=event.occurred_at)
-        for event, parsed in relevant
-    ]))
-    return [
-        (State.PROCESSED if next(results).applied else State.STALE)
-        if parsed.subscriptions or parsed.customers else State.IGNORED
-        for _, parsed in ready
-    ]
-
-
-def claim_events(*, limit: int = 1, ids: Sequence[int] | None = None) -> list[WebhookEvent]:
-    """Mark events `processing` and count the attempt; return them, oldest first.
-
-    Without `ids`: up to `limit` received events, skipping rows another worker is claiming
-    (FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite serialises writers anyway). With `ids`:
-    those events unless they are done (a retry, a replay, a stuck event).
-    """
-    with transaction.atomic():
-        # Processing needs neither the stored headers nor an earlier error: not loading them
-        # saves decoding a JSON document per event.
-        rows = (WebhookEvent.objects.select_for_update(skip_locked=True)
-                .defer("headers", "error", "traceback"))
-        if ids is not None:
-            rows = rows.filter(pk__in=list(ids)).exclude(status__in=DONE).order_by("pk")
-        else:
-            rows = rows.filter(status=State.RECEIVED).order_by("received_at")[:limit]
-        claimed = list(rows)
-        if claimed:
-            WebhookEvent.objects.filter(pk__in=[event.pk for event in claimed]).update(
-                status=State.PROCESSING, attempts=F("attempts") + 1,
-            )
-    for event in claimed:
-        event.status = State.PROCESSING
-        event.attempts += 1
-    return claimed
-
-
-def _fail(event: WebhookEvent, exc: BaseException, *, permanent: bool) -> EventProcessingError:
-    """Keep the error and traceback on the row (call inside the `except`)."""
-    WebhookEvent.objects.filter(pk=event.pk).update(
-        status=State.FAILED, error=f"{type(exc).__name__}: {exc}"[:5000],
-        traceback=tb.format_exc()[-20000:],
-    )
-    event.status = State.FAILED
-    give_up = permanent or event.attempts >= settings.SUBSYNC_EVENT_MAX_ATTEMPTS
-    log.warning(
-        "webhook event failed", extra={"event_pk": event.pk, "provider": event.provider,
-                                       "attempts": event.attempts, "permanent": give_up,
-                                       "error": type(exc).__name__},
-    )
-    return EventProcessingError(
-        str(exc), permanent=give_up, attempts=event.attempts,
-        retry_after=getattr(exc, "retry_after", None),
-    )
-
-
-def _failure(event: WebhookEvent, exc: Exception) -> EventProcessingError:
-    if isinstance(exc, ProviderError):
-        return _fail(event, exc, permanent=exc.permanent)
-    return _fail(event, exc, permanent=False)
-
-
-def _mark_done(results: list[tuple[WebhookEvent, ParsedEvent, str]]) -> None:
-    """Record every result with one UPDATE per distinct (status, note)."""
-    now = timezone.now()
-    groups: dict[tuple[str, str], list[int]] = {}
-    for event, parsed, status in results:
-        note = parsed.ignored_reason if status == State.IGNORED else ""
-        groups.setdefault((status, note), []).append(event.pk)
-        event.status, event.error, event.traceback, event.processed_at = status, note, "", now
-    for (status, note), pks in groups.items():
-        WebhookEvent.objects.filter(pk__in=pks).update(
-            status=status, error=note, traceback="", processed_at=now,
-        )
-
-
-def _apply_together(ready: list[tuple[WebhookEvent, ParsedEvent]]) -> None:
-    """Apply parsed events in order in one transaction, and record their results in it."""
-    with transaction.atomic():
-        statuses = apply_parsed_events(ready)
-        _mark_done([(event, parsed, status)
-                    for (event, parsed), status in zip(ready, statuses, strict=True)])
-
-
-@dataclass
-class BatchOutcome:
-    statuses: dict[int, str]
-    failures: dict[int, EventProcessingError]
-
-
-def process_claimed(claimed: list[WebhookEvent]) -> BatchOutcome:
-    """Parse, then apply claimed events; a failure is kept on its own event only.
-
-    Parsing may call the provider's API (look-ups), so it happens before the transaction.
-    The batch is applied in one transaction; if that fails, each event is applied again on
-    its own, so that one poison event fails alone and the others still land.
-    """
-    outcome = BatchOutcome(statuses={}, failures={})
-    ready: list[tuple[WebhookEvent, ParsedEvent]] = []
-    for event in claimed:
-        try:
-            parsed = get_adapter(event.provider).parse_event(event_type=event.event_type,
-                                                             body=event.body)
-        except Exception as exc:
-            outcome.failures[event.pk] = _failure(event, exc)
-            continue
-        ready.append((event, parsed))
-    try:
-        if ready:
-            _apply_together(ready)
-    except Exception as exc:
-        if len(ready) == 1:
-            outcome.failures[ready[0][0].pk] = _failure(ready[0][0], exc)
-            ready = []
-        else:
-            log.info("batch of %d events failed; applying them one by one", len(ready),
-                     extra={"error": type(exc).__name__})
-            ready = _apply_one_by_one(ready, outcome)
-    outcome.statuses.update({event.pk: event.status for event, _ in ready})
-    return outcome
-
-
-def _apply_one_by_one(ready, outcome: BatchOutcome) -> list[tuple[WebhookEvent, ParsedEvent]]:
-    applied = []
-    for event, parsed in ready:
-        try:
-            _apply_together([(event, parsed)])
-        except Exception as exc:
-            outcome.failures[event.pk] = _failure(event, exc)
-        else:
-            applied.append((event, parsed))
-    return applied
-
-
-def schedule_retries(failures: dict[int, EventProcessingError]) -> None:
-    """Send a delayed single-event task for each failure that is worth another attempt."""
-    for event_id, failure in failures.items():
-        if failure.permanent:
-            continue
-        countdown = failure.retry_after or backoff_seconds(failure.attempts, base=10, cap=3600)
-        app.send_task(PROCESS_TASK, args=[event_id], countdown=countdown)
-
-
-def process_event(*, event_id: int) -> str:
-    """Process one stored event. Idempotent: a done event is left alone.
-
-    Raises EventProcessingError after recording the failure on the row; its `permanent` says
-    whether the caller should schedule another attempt.
-    """
-    claimed = claim_events(ids=[event_id])
-    if not claimed:
-        return WebhookEvent.objects.values_list("status", flat=True).get(pk=event_id)
-    outcome = process_claimed(claimed)
-    if event_id in outcome.failures:
-        raise outcome.failures[event_id]
-    return outcome.statuses[event_id]
-
-
-def requeue_stuck_events(*, older_than_seconds: int, limit: int = 500) -> int:
-    """Restart work lost to a lost message or a killed worker; return how many events.
-
-    Events left `received` are taken by a drain (sent even if the flag says one is coming:
-    the flag may belong to a drain that died). Events left `processing` get their own task.
-    """
-    cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
-    stuck = WebhookEvent.objects.filter(
-        received_at__lt=cutoff, attempts__lt=settings.SUBSYNC_EVENT_MAX_ATTEMPTS,
-    )
-    waiting = stuck.filter(status=State.RECEIVED).count()
-    if waiting:
-        request_drain(force=True)
-    ids = list(
-        stuck.filter(status=State.PROCESSING).order_by("received_at")
-        .values_list("pk", flat=True)[:limit]
-    )
-    for pk in ids:
-        app.send_task(PROCESS_TASK, args=[pk])
-    return waiting + len(ids)
