@@ -243,7 +243,8 @@ def _matching(filters: RenewalFilters, *, rates: fx.Rates, with_minimum: bool = 
     return rows
 
 
-def _customer_name(row: dict) -> str:
+def customer_name_of(row: dict) -> str:
+    """Customer.display_name of a row read with the customer__ fields of _ROW_FIELDS."""
     return Customer(company=row["customer__company"], first_name=row["customer__first_name"],
                     last_name=row["customer__last_name"], email=row["customer__email"],
                     external_id=row["customer__external_id"]).display_name
@@ -253,7 +254,7 @@ def _row(values: dict) -> RenewalRow:
     return RenewalRow(
         subscription_id=values["id"], provider=values["provider"],
         external_id=values["external_id"], customer_id=values["customer_id"],
-        customer_name=_customer_name(values), plan_id=values["plan_id"], mrr=values["mrr"],
+        customer_name=customer_name_of(values), plan_id=values["plan_id"], mrr=values["mrr"],
         currency=values["currency"], mrr_converted=values["mrr_converted"],
         renewal_at=values["renewal_at"], status=values["status"],
         sf_contract_id=values["sf_contract_id"] or "",
