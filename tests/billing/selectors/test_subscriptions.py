@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -74,14 +72,16 @@ def test_bad_parameters():
     assert SubscriptionFilters.from_query({"q": " ada "}).search == "ada"
 
 
-def event(event_id, *, status="processed", body="{}", received=at(2027, 1, 2)):
+def event(event_id, *, status="processed", body="{}", received=None):
+    received = received or at(2027, 1, 2)
     row = WebhookEvent.objects.create(provider="chargebee", event_id=event_id, status=status,
                                       event_type="subscription_changed", body=body)
     WebhookEvent.objects.filter(pk=row.pk).update(received_at=received)
     return row
 
 
-def attempt(records, *, sobject="Contract", started=at(2027, 1, 3), outcome="success", **kw):
+def attempt(records, *, sobject="Contract", started=None, outcome="success", **kw):
+    started = started or at(2027, 1, 3)
     row = SyncAttempt.objects.create(operation="upsert", sobject=sobject, records=records,
                                      outcome=outcome, **kw)
     SyncAttempt.objects.filter(pk=row.pk).update(started_at=started)
