@@ -89,7 +89,8 @@ class SalesforceOrgState(models.Model):
     """Small facts about the Salesforce org shared by every process (one row, key "default").
 
     The latest daily API usage seen on any response (read by the budget guard and the
-    dashboard), and until when a requested flush covers new changes (the debounce).
+    dashboard), the instance URL of the last login (for links to its records), and until when
+    a requested flush covers new changes (the debounce).
     """
 
     key = models.CharField(max_length=32, unique=True, default="default")
@@ -97,6 +98,8 @@ class SalesforceOrgState(models.Model):
     api_usage_limit = models.PositiveIntegerField(null=True, blank=True)
     api_usage_observed_at = models.DateTimeField(null=True, blank=True)
     flush_requested_until = models.DateTimeField(null=True, blank=True)
+    # Where the org's records live (the login's instance_url), for links to them.
+    instance_url = models.URLField(max_length=255, blank=True)
 
     def __str__(self) -> str:
         return f"Salesforce org state ({self.api_usage_used}/{self.api_usage_limit})"

@@ -77,7 +77,8 @@ class SalesforceClient:
     """Calls to one org. Not thread-safe: use one client per thread (see crm.salesforce.factory).
 
     `usage_sink` is called with the latest `ApiUsage` after every REST response that carries
-    one; a failing sink is logged and otherwise ignored (usage is advisory).
+    one, and `login_sink` with the org's instance URL after every login (for links to records);
+    a failing sink is logged and otherwise ignored (both are advisory).
     """
 
     def __init__(
@@ -85,6 +86,7 @@ class SalesforceClient:
         *,
         config: SalesforceConfig,
         usage_sink: Callable[[ApiUsage], None] | None = None,
+        login_sink: Callable[[str], None] | None = None,
     ):
         self.config = config
         self.usage: ApiUsage | None = None
@@ -94,6 +96,7 @@ class SalesforceClient:
         self.api_calls = 0
         self.instance_url: str | None = None
         self._usage_sink = usage_sink
+        self._login_sink = login_sink
         self._session = self._make_session()
         self._sf: Salesforce | None = None
 
@@ -133,6 +136,11 @@ class SalesforceClient:
         )
         log.info("logged in to Salesforce", extra={"instance_url": token.instance_url,
                                                     "auth_flow": self.config.auth_flow})
+        if self._login_sink is not None:
+            try:
+                self._login_sink(token.instance_url)
+            except Exception:
+                log.exception("could not record the Salesforce instance URL")
 
     @property
     def authenticated(self) -> bool:

@@ -35,12 +35,13 @@ def get_client() -> SalesforceClient | None:
         return None
     client = getattr(_local, "client", None)
     if client is None or client.config != config:
-        from crm.services.org_state import record_api_usage
+        from crm.services.org_state import record_api_usage, record_instance_url
 
         if client is not None:
             client.close()
         client = SalesforceClient(
-            config=config, usage_sink=lambda usage: record_api_usage(usage=usage)
+            config=config, usage_sink=lambda usage: record_api_usage(usage=usage),
+            login_sink=lambda url: record_instance_url(instance_url=url),
         )
         _local.client = client
     return client

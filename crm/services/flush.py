@@ -7,7 +7,8 @@ One batch (at most 200 rows, one lease) costs at most three API calls, whatever 
 Rows whose payload digest equals the last one pushed cost nothing: they are marked synced.
 
 A row is marked synced only for the version it pushed (UPDATE ... WHERE version = pushed);
-a change that lands during the push leaves it dirty for the next flush. Each record's
+a change that lands during the push leaves it dirty for the next flush. A row an operator
+parked during its push stays parked, whatever the verdict. Each record's
 failure is classified on its own: transient ones back off (subsync.backoff, 1 min to 6 h,
 at least the error's retry_after) and turn `failed` after SUBSYNC_SF_MAX_ATTEMPTS while still
 being retried; permanent ones are `failed` with Salesforce's errorCode and message and wait
@@ -49,7 +50,7 @@ from crm.selectors import latest_api_usage
 from crm.services import claims
 from crm.services.attempts import record_call
 from crm.services.org_schema import multi_currency_enabled
-from crm.services.sync_state import in_sync_scope
+from crm.services.sync_state import in_sync_scope, keep_parked
 from subsync.backoff import backoff_seconds
 
 log = logging.getLogger(__name__)
@@ -417,20 +418,21 @@ def _mark_synced(
     common = {"payload_hash": digest, "claimed_until": None, "last_synced_at": batch.now,
               **_ids(account_id, contract_id, status)}
     done = ContractSync.objects.filter(pk=row.pk, version=version).update(
-        state=State.SYNCED, synced_version=version, attempts=0, last_error="",
+        state=keep_parked(State.SYNCED), synced_version=version, attempts=0, last_error="",
         last_error_code="", next_attempt_at=None, **common,
     )
     if not done:
         # Changed while we pushed: Salesforce has `version`, the row stays dirty and due.
         ContractSync.objects.filter(pk=row.pk).update(
-            synced_version=version, state=State.PENDING, next_attempt_at=batch.now, **common
+            synced_version=version, state=keep_parked(State.PENDING), next_attempt_at=batch.now,
+            **common
         )
     _close(batch, row)
 
 
 def _mark_out_of_scope(batch: _Batch, row: ContractSync) -> None:
     done = ContractSync.objects.filter(pk=row.pk, version=row.version).update(
-        state=State.SYNCED, synced_version=row.version, attempts=0, last_error="",
+        state=keep_parked(State.SYNCED), synced_version=row.version, attempts=0, last_error="",
         last_error_code="", next_attempt_at=None, claimed_until=None,
     )
     if not done:
@@ -447,7 +449,7 @@ def _fail(
     common = {"last_error_code": error.code[:64], "last_error": error.message,
               "claimed_until": None, **_ids(account_id, contract_id, status)}
     if error.permanent:
-        verdict = {"state": State.FAILED, "next_attempt_at": None}
+        verdict = {"state": keep_parked(State.FAILED), "next_attempt_at": None}
         batch.report.failed += 1
     else:
         delay = max(
@@ -456,7 +458,7 @@ def _fail(
             error.retry_after or 0,
         )
         gave_up = attempts >= settings.SUBSYNC_SF_MAX_ATTEMPTS
-        verdict = {"state": State.FAILED if gave_up else State.PENDING,
+        verdict = {"state": keep_parked(State.FAILED if gave_up else State.PENDING),
                    "next_attempt_at": batch.now + timedelta(seconds=delay)}
         batch.report.retrying += 1
     done = ContractSync.objects.filter(pk=row.pk, version=version).update(

@@ -1,6 +1,7 @@
-"""Writes to the one shared SalesforceOrgState row: API usage seen, the flush debounce window.
+"""Writes to the one shared SalesforceOrgState row: API usage seen, the instance URL of the
+last login, the flush debounce window.
 
-Both are read and written by many processes (web, several workers, beat), so each write is a
+All are read and written by many processes (web, several workers, beat), so each write is a
 single conditional UPDATE that the database serialises; the row is created on first use.
 """
 
@@ -42,6 +43,20 @@ def record_api_usage(*, usage: ApiUsage, now: datetime | None = None) -> None:
     if not _state().update(**fields):
         _ensure_row()
         _state().update(**fields)
+
+
+def record_instance_url(*, instance_url: str) -> None:
+    """Remember where the org's records live (the instance URL a login answered with).
+
+    Written only when it changed: the logins of many workers cost an UPDATE matching nothing.
+    """
+    instance_url = instance_url.rstrip("/")
+    if not instance_url:
+        return
+    changed = _state().exclude(instance_url=instance_url).update(instance_url=instance_url)
+    if not changed and not _state().exists():
+        _ensure_row()
+        _state().update(instance_url=instance_url)
 
 
 def open_flush_window(*, seconds: float, now: datetime | None = None) -> bool:

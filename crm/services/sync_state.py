@@ -29,9 +29,16 @@ def in_sync_scope(status: str) -> bool:
     return status in settings.SUBSYNC_SYNC_STATUSES
 
 
+def keep_parked(state: str) -> Case:
+    """`state`, unless the row is parked: an operator parked it, and only unparking
+    (crm.services.actions) lets it be pushed again. Its version still counts changes."""
+    parked = ContractSync.State.PARKED
+    return Case(When(state=parked, then=Value(parked)), default=Value(state))
+
+
 def _due_now(*, force: bool = False) -> dict:
-    """The UPDATE that makes a row dirty and due at once; `force` also forgets the last digest
-    so that an unchanged payload is pushed again.
+    """The UPDATE that makes a row dirty and due at once (a parked row stays parked); `force`
+    also forgets the last digest so that an unchanged payload is pushed again.
 
     A row that is already pending and due keeps the time it became due: it stays in line
     (flushes take the longest-waiting first) rather than going to the back at every change,
@@ -40,7 +47,7 @@ def _due_now(*, force: bool = False) -> dict:
     """
     now = timezone.now()
     already_due = Q(state=ContractSync.State.PENDING, next_attempt_at__lte=now)
-    changes = {"version": F("version") + 1, "state": ContractSync.State.PENDING,
+    changes = {"version": F("version") + 1, "state": keep_parked(ContractSync.State.PENDING),
                "next_attempt_at": Case(When(already_due, then=F("next_attempt_at")),
                                        default=Value(now)),
                "attempts": 0}
@@ -157,6 +164,19 @@ def mark_subscriptions_dirty(
         marked += ContractSync.objects.filter(
             subscription_id__in=ids[start:start + 1000]).update(**changes)
     return marked
+
+
+def make_due(*, sync_ids: Iterable[int], states: Iterable[str]) -> int:
+    """Make those of these rows that are in one of `states` pending and due now, with their
+    last digest forgotten so the payload is sent even if unchanged (an operator's retry or
+    unpark). Returns the number of rows changed."""
+    ids, states = list(sync_ids), list(states)
+    changes = {**_due_now(force=True), "state": ContractSync.State.PENDING}
+    changed = 0
+    for start in range(0, len(ids), 1000):
+        changed += ContractSync.objects.filter(
+            pk__in=ids[start:start + 1000], state__in=states).update(**changes)
+    return changed
 
 
 def forget_contract(*, sync: ContractSync) -> None:

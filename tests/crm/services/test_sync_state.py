@@ -53,7 +53,6 @@ def test_a_row_already_waiting_keeps_its_place_in_line():
     (State.PENDING, timedelta(minutes=5)),   # in backoff after a retryable error
     (State.FAILED, None),                    # given up on
     (State.SYNCED, None),                    # pushed, clean
-    (State.PARKED, timedelta(minutes=5)),    # waiting for API budget
 ])
 def test_any_other_row_becomes_pending_and_due_now(state, due_in):
     sub = subscription()
@@ -68,6 +67,18 @@ def test_any_other_row_becomes_pending_and_due_now(state, due_in):
     row = sync_of(sub)
     assert (row.state, row.attempts) == (State.PENDING, 0)
     assert before <= row.next_attempt_at <= timezone.now()
+
+
+def test_a_parked_row_counts_the_change_but_stays_parked():
+    """Parked by an operator: only unparking lets it be pushed (crm.services.actions)."""
+    sub = subscription()
+    note(sub)
+    ContractSync.objects.filter(subscription=sub).update(state=State.PARKED)
+
+    note(sub)
+
+    row = sync_of(sub)
+    assert (row.state, row.version, row.synced_version) == (State.PARKED, 2, 0)
 
 
 def test_on_postgresql_a_change_to_a_waiting_row_is_a_heap_only_update():
