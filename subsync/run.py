@@ -95,7 +95,7 @@ def start_emulator(env: dict, var_dir: Path) -> subprocess.Popen | None:
     env.update(
         SALESFORCE_LOGIN_URL=info["url"], SALESFORCE_AUTH_FLOW="client_credentials",
         SALESFORCE_CLIENT_ID="emulator", SALESFORCE_CLIENT_SECRET="emulator",
-        SALESFORCE_CA_BUNDLE=info["ca_path"],
+        SALESFORCE_CA_BUNDLE=info["ca_path"], SUBSYNC_SALESFORCE_EMULATOR="true",
     )
     _say(f"no Salesforce credentials set: using the built-in Salesforce emulator at {info['url']}")
     return proc

@@ -254,6 +254,8 @@ SALESFORCE_PASSWORD = env.str("SALESFORCE_PASSWORD", default="")
 SALESFORCE_PRIVATE_KEY_FILE = env.str("SALESFORCE_PRIVATE_KEY_FILE", default="")
 SALESFORCE_API_VERSION = env.str("SALESFORCE_API_VERSION", default="62.0")
 SALESFORCE_CA_BUNDLE = env.str("SALESFORCE_CA_BUNDLE", default="")
+# Set by `make run` when it starts the built-in Salesforce emulator (shown on every page).
+SUBSYNC_SALESFORCE_EMULATOR = env.bool("SUBSYNC_SALESFORCE_EMULATOR", default=False)
 
 SUBSYNC_SYNC_STATUSES = env.list(
     "SUBSYNC_SYNC_STATUSES", default=["active", "non_renewing", "past_due"]
