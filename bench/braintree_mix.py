@@ -1,7 +1,7 @@
 """Braintree deliveries for the webhook benchmark: signed notifications of many subscriptions.
 
 Notifications carry the full subscription XML, signed with the benchmark's keys exactly as
-Braintree signs them (tests.support.braintree builds and signs them; the test suite checks
+Braintree signs them (emulator.braintree builds and signs them; the test suite checks
 that the SDK verifies them). Each carries its latest transaction with the customer's details
 and currency, as Braintree's do after a charge, so the worker needs no API look-up except the
 plan, which the benchmark seeds into the plan cache (`PLANS`) before it starts.
@@ -16,8 +16,8 @@ from urllib.parse import urlencode
 
 from bench.mix import Delivery
 from billing.providers.braintree.parse import dedupe_key
-from tests.support.braintree.notifications import signed_subscription_notification
-from tests.support.braintree.subscriptions import Customer, Keys, Transaction
+from emulator.braintree.notifications import signed_subscription_notification
+from emulator.braintree.subscriptions import Customer, Keys, Transaction
 
 # (plan id, months per cycle, price): what the worker finds in its plan cache.
 PLANS = (("bench-monthly", 1, "29.00"), ("bench-quarterly", 3, "79.00"),

@@ -1,6 +1,6 @@
 """Chargebee deliveries for the webhook benchmark: the lives of many subscriptions.
 
-Bodies come from tests.support.chargebee.events, the factories the test suite checks against
+Bodies come from emulator.chargebee.events, the factories the test suite checks against
 Chargebee's documented v2 shapes, so the app parses what production sends: both product
 catalogs, several currencies, customers shared by two subscriptions, payments that fail and
 succeed, cancellations and reactivations, and event types subsync stores but ignores.
@@ -14,7 +14,7 @@ import random
 from typing import Any
 
 from bench.mix import Delivery
-from tests.support.chargebee.events import make_customer, make_event
+from emulator.chargebee.events import make_customer, make_event
 
 # What happens to a live subscription next, with weights (about 1 in 5 is ignored by subsync).
 _NEXT_EVENT = (

@@ -64,13 +64,13 @@ LOG_DIR = ROOT / "var" / "bench"
 # -- processes ---------------------------------------------------------------------------------
 
 class Emulator:
-    """`python -m crm.salesforce.emulator` in its own process, and its control API."""
+    """`python -m emulator.salesforce` in its own process, and its control API."""
 
     def __init__(self, *, daily_limit: int) -> None:
         cert_dir = LOG_DIR / "sf-emulator"
         cert_dir.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
-            [PY, "-m", "crm.salesforce.emulator", "--port", "0", "--cert-dir", str(cert_dir),
+            [PY, "-m", "emulator.salesforce", "--port", "0", "--cert-dir", str(cert_dir),
              "--daily-limit", str(daily_limit)],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
             start_new_session=True)
@@ -298,7 +298,7 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def webhook_bodies(*, run_id: str, count: int) -> list[tuple[str, bytes]]:
-    from tests.support.chargebee.events import make_event
+    from emulator.chargebee.events import make_event
 
     now = int(time.time())
     out = []

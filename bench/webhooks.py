@@ -63,8 +63,8 @@ from bench.processes import (  # noqa: E402
     wait_healthy,
     worker_command,
 )
+from emulator.braintree.subscriptions import Keys  # noqa: E402
 from subsync import server  # noqa: E402
-from tests.support.braintree.subscriptions import Keys  # noqa: E402
 
 PY = sys.executable
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/subsync_bench"

@@ -83,7 +83,7 @@ def start_emulator(env: dict, var_dir: Path) -> subprocess.Popen | None:
     ready = cert_dir / "ready.json"
     ready.unlink(missing_ok=True)
     port = env.get("SUBSYNC_EMULATOR_PORT", "8443")
-    proc = _spawn([PY, "-m", "crm.salesforce.emulator", "--port", port, "--cert-dir",
+    proc = _spawn([PY, "-m", "emulator.salesforce", "--port", port, "--cert-dir",
                    str(cert_dir), "--state", str(cert_dir / "state.json")], env=env)
     deadline = time.monotonic() + 30
     while not ready.exists():

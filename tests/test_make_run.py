@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.chargebee.events import make_event
+from emulator.chargebee.events import make_event
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow

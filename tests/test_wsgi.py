@@ -22,11 +22,11 @@ from billing.providers.braintree.parse import dedupe_key
 from billing.services import intake
 from billing.webhooks import chargebee
 from billing.webhooks.common import MAX_BODY_BYTES
+from emulator.braintree.notifications import sample_notification
+from emulator.braintree.subscriptions import Keys
+from emulator.chargebee.events import make_event
 from subsync.wsgi import WebhookHandler, application
-from tests.support.braintree.app import FORM, configure, form_body
-from tests.support.braintree.notifications import sample_notification
-from tests.support.braintree.subscriptions import Keys
-from tests.support.chargebee.events import make_event
+from tests.support.braintree_app import FORM, configure, form_body
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -13,8 +13,8 @@ from django.utils import timezone
 from bench.braintree_mix import PLANS, BraintreeMix
 from billing.models import BraintreePlan, Subscription, WebhookEvent
 from billing.tasks import process_webhook_event
-from tests.support.braintree.app import configure
-from tests.support.braintree.subscriptions import Keys
+from emulator.braintree.subscriptions import Keys
+from tests.support.braintree_app import configure
 
 pytestmark = pytest.mark.django_db
 

@@ -17,7 +17,7 @@ import pytest
 
 from bench.mix import Delivery
 from bench.webhooks import Ack, connection_spread, send_all, write_trace
-from tests.support.local_server import LocalServer
+from emulator.local_server import LocalServer
 
 SLOW = 0.03
 

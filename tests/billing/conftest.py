@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from chargebee import Chargebee
 
-from tests.support.chargebee.server import FakeChargebee
+from emulator.chargebee.server import FakeChargebee
 
 
 @pytest.fixture(autouse=True)

@@ -27,11 +27,11 @@ from billing.providers.base import get_adapter
 from billing.providers.braintree.parse import SUBSCRIPTION_KINDS, dedupe_key
 from billing.providers.chargebee.parse import parse_event
 from billing.services import intake, processing
-from tests.support.braintree.app import form_body
-from tests.support.braintree.notifications import signed_subscription_notification
-from tests.support.braintree.subscriptions import Customer as BraintreeCustomer
-from tests.support.braintree.subscriptions import Keys, Modification, Transaction
-from tests.support.chargebee.events import make_event
+from emulator.braintree.notifications import signed_subscription_notification
+from emulator.braintree.subscriptions import Customer as BraintreeCustomer
+from emulator.braintree.subscriptions import Keys, Modification, Transaction
+from emulator.chargebee.events import make_event
+from tests.support.braintree_app import form_body
 
 pytestmark = pytest.mark.django_db
 

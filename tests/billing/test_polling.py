@@ -18,7 +18,7 @@ from billing.models import Cursor, Subscription, WebhookEvent
 from billing.services.polling import poll_chargebee_events
 from billing.tasks import poll_chargebee_events as poll_task
 from billing.tasks import process_webhook_event
-from tests.support.chargebee.events import DEFAULT_OCCURRED_AT, make_event
+from emulator.chargebee.events import DEFAULT_OCCURRED_AT, make_event
 
 pytestmark = pytest.mark.django_db
 

@@ -1,41 +1,18 @@
 """Fixtures for the Salesforce side: a real emulator over HTTPS, settings pointing at it.
 
 Everything goes through simple-salesforce and requests exactly as in production; only the
-org is local. The emulator's own tests (tests/crm/emulator) use `start_emulator` without settings.
+org is local. `start_emulator` comes from the plugin tests/support/salesforce_emulator.py,
+shared with the emulator's own tests (tests/emulator/salesforce), which use it without
+settings.
 """
 
 from __future__ import annotations
 
-import contextlib
-
 import pytest
 from django.core.cache import cache
 
-from crm.salesforce.emulator import EmulatorServer
 from crm.salesforce.factory import reset_clients
-
-
-@pytest.fixture(scope="session")
-def cert_dir(tmp_path_factory):
-    """One CA for the whole run: every emulator reuses it, which keeps start-up fast."""
-    return tmp_path_factory.mktemp("sf-emulator-certs")
-
-
-@pytest.fixture
-def start_emulator(cert_dir):
-    """Start emulators with custom options; all are stopped after the test."""
-    started: list[EmulatorServer] = []
-
-    def start(**options) -> EmulatorServer:
-        options.setdefault("cert_dir", cert_dir)
-        emu = EmulatorServer(**options).start()
-        started.append(emu)
-        return emu
-
-    yield start
-    for emu in started:
-        with contextlib.suppress(Exception):
-            emu.stop()
+from emulator.salesforce import EmulatorServer
 
 
 @pytest.fixture(autouse=True)

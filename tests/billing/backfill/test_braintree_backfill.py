@@ -18,17 +18,17 @@ from billing.backfill import braintree as braintree_backfill
 from billing.models import BraintreePlan, Cursor, Customer, Subscription, SubscriptionChange
 from billing.providers.braintree.parse import dedupe_key
 from billing.services import intake, processing
-from tests.support.braintree.app import CUSTOMER, configure, form_body, seed
-from tests.support.braintree.notifications import signed_subscription_notification
-from tests.support.braintree.server import FakeBraintreeServer
-from tests.support.braintree.subscriptions import (
+from emulator.braintree.notifications import signed_subscription_notification
+from emulator.braintree.server import FakeBraintreeServer
+from emulator.braintree.subscriptions import (
     Customer as BtCustomer,
 )
-from tests.support.braintree.subscriptions import (
+from emulator.braintree.subscriptions import (
     Keys,
     Transaction,
     subscription_fields,
 )
+from tests.support.braintree_app import CUSTOMER, configure, form_body, seed
 
 KEYS = Keys()
 T0 = datetime(2024, 3, 10, 12, 30, tzinfo=UTC)

@@ -21,8 +21,8 @@ from billing.backfill import chargebee as chargebee_backfill
 from billing.models import Cursor, Customer, Subscription, SubscriptionChange
 from billing.providers.base import ProviderError
 from billing.services import intake, processing
-from tests.support.chargebee.events import DEFAULT_OCCURRED_AT, make_event, make_subscription
-from tests.support.chargebee.server import FakeChargebee
+from emulator.chargebee.events import DEFAULT_OCCURRED_AT, make_event, make_subscription
+from emulator.chargebee.server import FakeChargebee
 
 pytestmark = pytest.mark.django_db
 

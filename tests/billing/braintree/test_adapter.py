@@ -8,12 +8,12 @@ from billing.normalized import Status
 from billing.providers.base import ProviderError, get_adapter
 from billing.providers.braintree.adapter import BraintreeAdapter
 from billing.providers.braintree.errors import BraintreeApiError
-from tests.support.braintree.app import form_body
-from tests.support.braintree.notifications import (
+from emulator.braintree.notifications import (
     raw_signed,
     sample_notification,
     signed_subscription_notification,
 )
+from tests.support.braintree_app import form_body
 
 from .conftest import T0, FakeResolver
 

@@ -18,9 +18,10 @@ from billing.providers.braintree.api import (
 )
 from billing.providers.braintree.parse import normalize_notification, verify_and_parse
 from billing.providers.braintree.resolver import ApiResolver, Resolver
-from tests.support.braintree.notifications import signed_subscription_notification
-from tests.support.braintree.server import FakeBraintreeServer
-from tests.support.braintree.subscriptions import Customer, Keys, subscription_fields
+from emulator.braintree.notifications import signed_subscription_notification
+from emulator.braintree.server import FakeBraintreeServer
+from emulator.braintree.subscriptions import Customer, Keys, subscription_fields
+from tests.support.braintree_app import fake_gateway
 
 from .conftest import T0
 
@@ -43,7 +44,7 @@ def server(keys):
 
 @pytest.fixture
 def api(server):
-    return server.gateway()
+    return fake_gateway(server)
 
 
 def add_subscriptions(server, count, *, seed=7):
@@ -71,7 +72,7 @@ def test_list_plans(api, server):
 
 
 def test_wrong_keys_are_a_permanent_authentication_error(server):
-    gateway = server.gateway(private_key="wrong")
+    gateway = fake_gateway(server, private_key="wrong")
     with pytest.raises(BraintreeApiError) as caught:
         list_plans(gateway)
     assert caught.value.permanent
@@ -214,7 +215,7 @@ def test_resolver_subscription_lookup(api, server):
 
 def test_unreachable_gateway_is_transient(keys):
     with FakeBraintreeServer(keys=keys) as fake:
-        gateway = fake.gateway(timeout=2.0)
+        gateway = fake_gateway(fake, timeout=2.0)
     with pytest.raises(BraintreeApiError) as caught:  # the server is gone now
         list_plans(gateway)
     assert caught.value.transient

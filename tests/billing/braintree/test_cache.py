@@ -14,8 +14,8 @@ from billing.providers.braintree.cache import MAX_AGE, DatabaseResolver, refresh
 from billing.providers.braintree.errors import BraintreeApiError
 from billing.providers.braintree.normalize import to_ms
 from billing.providers.braintree.resolver import Resolver
-from tests.support.braintree.app import CUSTOMER, seed
-from tests.support.braintree.server import FakeBraintreeServer
+from emulator.braintree.server import FakeBraintreeServer
+from tests.support.braintree_app import CUSTOMER, fake_gateway, seed
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +36,7 @@ def built():
 def resolver(server, built):
     def gateway():
         built.append(1)
-        return server.gateway()
+        return fake_gateway(server)
     return DatabaseResolver(gateway=gateway)
 
 
@@ -44,7 +44,7 @@ def fresh(server, built):
     """Another resolver, as another worker (or the same one after a restart) would have."""
     def gateway():
         built.append(1)
-        return server.gateway()
+        return fake_gateway(server)
     return DatabaseResolver(gateway=gateway)
 
 
@@ -90,7 +90,7 @@ def test_refresh_mirrors_the_listing(server, resolver):
     resolver.plan("basic")
     del server.plans["annual"]
     server.plans["basic"]["price"] = "11.00"
-    refresh_plans(gateway=server.gateway())
+    refresh_plans(gateway=fake_gateway(server))
     assert list(BraintreePlan.objects.values_list("plan_id", "price")) == [("basic", 1100)]
 
 
@@ -153,7 +153,7 @@ def test_a_refresh_replaces_what_the_process_remembers(server, resolver):
     resolver.plan("basic")
     resolver.plan("basic")
     server.plans["basic"]["price"] = "12.00"
-    refresh_plans(gateway=server.gateway())
+    refresh_plans(gateway=fake_gateway(server))
     assert resolver.plan("basic").price == 1200
 
 

@@ -9,8 +9,8 @@ from billing.providers.braintree.configured import (
     configuration_problem,
     gateway_from_settings,
 )
-from tests.support.braintree.app import configure
-from tests.support.braintree.subscriptions import Keys
+from emulator.braintree.subscriptions import Keys
+from tests.support.braintree_app import configure
 
 
 @pytest.fixture(autouse=True)

@@ -21,7 +21,7 @@ from billing.providers.braintree.parse import (
     normalize_notification,
     verify_and_parse,
 )
-from tests.support.braintree.notifications import (
+from emulator.braintree.notifications import (
     ALL_KINDS,
     raw_signed,
     sample_notification,
@@ -29,7 +29,7 @@ from tests.support.braintree.notifications import (
     signed_notification,
     signed_subscription_notification,
 )
-from tests.support.braintree.subscriptions import (
+from emulator.braintree.subscriptions import (
     Customer,
     Keys,
     Modification,

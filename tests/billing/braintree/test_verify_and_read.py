@@ -17,14 +17,14 @@ from billing.providers.braintree.parse import (
     verify_and_parse,
     verify_and_read,
 )
-from tests.support.braintree.notifications import (
+from emulator.braintree.notifications import (
     ALL_KINDS,
     raw_signed,
     sample_notification,
     sign,
     signed_subscription_notification,
 )
-from tests.support.braintree.subscriptions import Keys
+from emulator.braintree.subscriptions import Keys
 
 from .conftest import T0
 

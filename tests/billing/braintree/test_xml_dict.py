@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 
 from bench.braintree_mix import BraintreeMix
 from billing.providers.braintree.xml_dict import dict_from_xml
-from tests.support.braintree.notifications import notification_xml
-from tests.support.braintree.subscriptions import Keys, StatusEvent, subscription_fields
+from emulator.braintree.notifications import notification_xml
+from emulator.braintree.subscriptions import Keys, StatusEvent, subscription_fields
 
 KINDS = sorted(value for name, value in vars(WebhookNotification.Kind).items()
                if not name.startswith("_") and isinstance(value, str))

@@ -16,8 +16,8 @@ from chargebee import Chargebee
 from billing.normalized import Status
 from billing.providers.chargebee.api import ChargebeeApi, ChargebeeApiError, Page
 from billing.providers.chargebee.parse import parse_event, parse_subscription
-from tests.support.chargebee.events import DEFAULT_OCCURRED_AT, make_subscription
-from tests.support.chargebee.server import FakeChargebee
+from emulator.chargebee.events import DEFAULT_OCCURRED_AT, make_subscription
+from emulator.chargebee.server import FakeChargebee
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from billing.providers.chargebee.parse import (
     parse_subscription,
     read_envelope,
 )
-from tests.support.chargebee.events import (
+from emulator.chargebee.events import (
     DAY,
     DEFAULT_OCCURRED_AT,
     make_customer,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from billing.selectors.configuration import webhook_configuration
-from tests.support.braintree.app import configure
-from tests.support.braintree.subscriptions import Keys
+from emulator.braintree.subscriptions import Keys
+from tests.support.braintree_app import configure
 
 
 def by_provider():

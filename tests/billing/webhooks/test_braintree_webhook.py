@@ -14,17 +14,17 @@ from billing.models import Subscription, SubscriptionChange, WebhookEvent
 from billing.providers.braintree.parse import SUBSCRIPTION_KINDS, dedupe_key
 from billing.services import processing
 from billing.tasks import process_webhook_event
-from tests.support.braintree.app import CUSTOMER, URL, configure, form_body, post, seed
-from tests.support.braintree.notifications import (
+from emulator.braintree.notifications import (
     ALL_KINDS,
     notification_xml,
     raw_signed,
     sample_notification,
     signed_subscription_notification,
 )
-from tests.support.braintree.server import FakeBraintreeServer
-from tests.support.braintree.subscriptions import Keys, Transaction, subscription_fields
-from tests.support.braintree.xmlbuild import to_xml
+from emulator.braintree.server import FakeBraintreeServer
+from emulator.braintree.subscriptions import Keys, Transaction, subscription_fields
+from emulator.braintree.xmlbuild import to_xml
+from tests.support.braintree_app import CUSTOMER, URL, configure, form_body, post, seed
 from tests.support.concurrency import at_once
 
 KEYS = Keys()

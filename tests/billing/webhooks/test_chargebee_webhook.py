@@ -11,7 +11,7 @@ from django.test import Client
 
 from billing.models import Subscription, WebhookEvent
 from billing.tasks import process_webhook_event
-from tests.support.chargebee.events import make_event
+from emulator.chargebee.events import make_event
 from tests.support.concurrency import at_once
 
 URL = "/webhooks/chargebee/"

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support.braintree.app import configure
-from tests.support.braintree.subscriptions import Keys
+from emulator.braintree.subscriptions import Keys
+from tests.support.braintree_app import configure
 
 pytestmark = pytest.mark.django_db
 AUTH = "Basic " + base64.b64encode(b"hooks:pass").decode()
@@ -43,7 +43,7 @@ def test_nul_characters_and_overlong_ids_are_stored_not_a_server_error(client, s
     import json
 
     from billing.models import WebhookEvent
-    from tests.support.chargebee.events import make_event
+    from emulator.chargebee.events import make_event
 
     settings.CHARGEBEE_WEBHOOK_USERNAME = "hooks"
     settings.CHARGEBEE_WEBHOOK_PASSWORD = "pass"

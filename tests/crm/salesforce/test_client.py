@@ -10,8 +10,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from crm.salesforce.client import SalesforceClient
 from crm.salesforce.config import SalesforceConfig
-from crm.salesforce.emulator import Credentials
 from crm.salesforce.errors import SalesforceError
+from emulator.salesforce import Credentials
 
 ACCOUNT_KEY = "Subsync_Customer_Id__c"
 

@@ -45,7 +45,7 @@ def _declared(sobject: str, name: str) -> ET.Element:
 
 @pytest.fixture(scope="module")
 def described(cert_dir):
-    from crm.salesforce.emulator import EmulatorServer
+    from emulator.salesforce import EmulatorServer
 
     with EmulatorServer(cert_dir=cert_dir) as emu:
         client = SalesforceClient(config=SalesforceConfig(

@@ -1,6 +1,6 @@
 """Command line: run the emulator until Ctrl-C or SIGTERM.
 
-    python -m crm.salesforce.emulator --port 8443 --state var/sf-emulator/state.json \
+    python -m emulator.salesforce --port 8443 --state var/sf-emulator/state.json \
         --cert-dir var/sf-emulator --daily-limit 15000 [--multi-currency]
 
 When it is ready it prints one line of JSON (``{"url": ..., "ca_path": ..., ...}``) and
@@ -33,7 +33,7 @@ def _field_list(values: list[str]) -> tuple[str, ...]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m crm.salesforce.emulator",
+        prog="python -m emulator.salesforce",
         description="Run a local Salesforce org over HTTPS.",
     )
     parser.add_argument("--host", default="127.0.0.1")

@@ -27,14 +27,14 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from tests.support.chargebee.events import (
+from emulator.chargebee.events import (
     DAY,
     DEFAULT_OCCURRED_AT,
     make_customer,
     make_event,
     make_subscription,
 )
-from tests.support.local_server import LocalServer
+from emulator.local_server import LocalServer
 
 API_PREFIX = "/api/v2"
 DEFAULT_LIMIT = 10

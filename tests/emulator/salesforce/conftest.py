@@ -9,7 +9,7 @@ import pytest
 import requests
 from simple_salesforce import Salesforce
 
-from crm.salesforce.emulator import EmulatorServer
+from emulator.salesforce import EmulatorServer
 
 API_VERSION = "62.0"
 

@@ -1,5 +1,5 @@
 """Helpers for tests that drive Braintree through the Django app: settings, posts, a seeded
-fake gateway.
+fake gateway (`emulator.braintree`) and the app's own SDK gateway pointed at it.
 
 The webhook, the worker's look-ups and the backfill all read the BRAINTREE_* settings, so a
 test configures them once (pointing BRAINTREE_GATEWAY_URL at a FakeBraintreeServer when the
@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from .server import FakeBraintreeServer
-from .subscriptions import Customer, Keys
+import braintree
+
+from billing.providers.braintree.gateway import build_gateway
+from emulator.braintree.server import FakeBraintreeServer
+from emulator.braintree.subscriptions import Customer, Keys
 
 URL = "/webhooks/braintree/"
 FORM = "application/x-www-form-urlencoded"
@@ -50,3 +53,13 @@ def seed(server: FakeBraintreeServer) -> FakeBraintreeServer:
     server.add_customer(CUSTOMER)
     server.add_payment_method("card_token_1", customer_id=CUSTOMER.id)
     return server
+
+
+def fake_gateway(server: FakeBraintreeServer, **overrides) -> braintree.BraintreeGateway:
+    """The app's SDK gateway (`build_gateway`) pointed at `server`, with its keys unless
+    overridden (e.g. a wrong private key)."""
+    settings = {"merchant_id": server.keys.merchant_id, "public_key": server.keys.public_key,
+                "private_key": server.keys.private_key, "gateway_url": server.url,
+                "timeout": 5.0}
+    settings.update(overrides)
+    return build_gateway(**settings)

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from crm.salesforce.emulator import EmulatorServer
+from emulator.salesforce import EmulatorServer
 
 from .conftest import Api
 
@@ -52,7 +52,7 @@ def test_cli_runs_and_stops_on_sigterm(tmp_path):
         [
             sys.executable,
             "-m",
-            "crm.salesforce.emulator",
+            "emulator.salesforce",
             "--port",
             "0",
             "--cert-dir",
@@ -114,7 +114,7 @@ def test_stop_and_start_keeps_url_and_org(emu, api):
 
 def test_emulator_does_not_import_django():
     code = (
-        "import sys, crm.salesforce.emulator.__main__, crm.salesforce.emulator; "
+        "import sys, emulator.salesforce.__main__, emulator.salesforce; "
         "sys.exit(1 if any(m == 'django' or m.startswith('django.') for m in sys.modules) else 0)"
     )
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}

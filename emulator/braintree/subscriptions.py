@@ -139,7 +139,7 @@ def subscription_fields(
     transactions: Iterable[Transaction] = (),
     status_history: Iterable[StatusEvent] = (),
     merchant_account_id: str | None = "usd_account",
-    payment_method_token: str | None = "card_token_1",
+    payment_method_token: str | None = "card_token_1",  # noqa: S107 - a fake card token
     first_billing_date: date | _Unset | None = _UNSET,
     billing_period_start_date: date | _Unset | None = _UNSET,
     billing_period_end_date: date | _Unset | None = _UNSET,

@@ -1,6 +1,6 @@
 """Salesforce ids: the case-safe suffix and acceptance of 15- and 18-character forms."""
 
-from crm.salesforce.emulator import ids
+from emulator.salesforce import ids
 
 
 def test_checksum_matches_salesforce_example():

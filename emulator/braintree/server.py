@@ -8,7 +8,7 @@ good requests, or for the next N) to test retries and resumable backfills.
 
     with FakeBraintreeServer(keys=Keys()) as server:
         server.add_plan("basic", price="10.00")
-        gateway = server.gateway()
+        ...  # an SDK gateway with the same keys and gateway URL server.url reads them
 """
 
 from __future__ import annotations
@@ -20,11 +20,9 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from xml.etree import ElementTree as ET
 
-import braintree
 from braintree.util.xml_util import XmlUtil
 
-from billing.providers.braintree.gateway import build_gateway
-from tests.support.local_server import LocalServer
+from emulator.local_server import LocalServer
 
 from .subscriptions import Customer, Keys
 from .xmlbuild import element, to_xml
@@ -89,14 +87,6 @@ class FakeBraintreeServer(LocalServer):
     @property
     def url(self) -> str:
         return self.base_url
-
-    def gateway(self, **overrides) -> braintree.BraintreeGateway:
-        """A real SDK gateway pointed at this server (keys overridable, e.g. wrong ones)."""
-        settings = {"merchant_id": self.keys.merchant_id, "public_key": self.keys.public_key,
-                    "private_key": self.keys.private_key, "gateway_url": self.url,
-                    "timeout": 5.0}
-        settings.update(overrides)
-        return build_gateway(**settings)
 
     # -- data -----------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from crm.salesforce.emulator import Credentials
+from emulator.salesforce import Credentials
 
 from .conftest import Api, https_session, make_sf
 

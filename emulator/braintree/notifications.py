@@ -14,8 +14,6 @@ from datetime import UTC, datetime
 import braintree
 from braintree.util.crypto import Crypto
 
-from billing.providers.braintree.gateway import build_gateway
-
 from .subscriptions import Keys, subscription_fields
 from .xmlbuild import element, to_xml
 
@@ -82,8 +80,10 @@ def sample_notification(kind: str, *, keys: Keys, subject_id: str = "sample_id"
 
     Its subscription has only an id: use it for "every kind" coverage, not for content.
     """
-    gateway = build_gateway(merchant_id=keys.merchant_id, public_key=keys.public_key,
-                            private_key=keys.private_key)
+    # Signing needs only the keys: the environment is never contacted.
+    gateway = braintree.BraintreeGateway(braintree.Configuration(
+        braintree.Environment.Sandbox, merchant_id=keys.merchant_id,
+        public_key=keys.public_key, private_key=keys.private_key))
     sample = gateway.webhook_testing.sample_notification(kind, subject_id)
     payload = sample["bt_payload"]
     return {"bt_signature": sample["bt_signature"],
