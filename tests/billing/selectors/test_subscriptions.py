@@ -116,7 +116,8 @@ def history():
 def test_timeline_merges_sources_newest_first(history):
     sub, created, failed, mine, activation, account = history
     detail = subscription_detail(pk=sub.pk, now=at(2027, 1, 10))
-    assert [(e.kind, e.event_id or e.attempt_id or e.change_id) for e in detail.timeline] == [
+    ids = {"event": "event_id", "sync": "attempt_id", "change": "change_id"}
+    assert [(e.kind, getattr(e, ids[e.kind])) for e in detail.timeline] == [
         ("event", failed.pk),
         ("sync", activation.pk),
         ("sync", mine.pk),

@@ -1,0 +1,242 @@
+"""Churn by month, by reason and by plan, with contraction beside it, from the ledger.
+
+A churned subscription is a ledger change into cancelled or expired from a status that had (or
+could resume) revenue: active, past_due, non_renewing or paused. So a cancelled subscription
+that later expires counts once, a trial that ends without converting is not churn (it never
+paid: metrics.md), and a subscription first seen already cancelled (a backfill's blank
+`status_before`) is history, not a loss in the month it was read. Lost MRR is the change's
+`mrr_before`; the reason is the subscription's `cancel_reason` ("no reason given" when blank).
+
+Sums are grouped in SQL by day and currency and converted with the rate in force on each day
+(history: basis "at the time of each movement"), so the Python side only adds up groups.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Case, CharField, Count, F, Q, Sum, Value, When
+from django.db.models.functions import TruncDate, TruncMonth
+
+from billing.models import Movement, SubscriptionChange
+from billing.normalized import Provider, Status
+from billing.selectors import fx
+from billing.selectors.params import Page, PageRequest, Reader, paginate
+from billing.selectors.renewals import customer_name_of
+
+CHURNED_INTO = (Status.CANCELLED.value, Status.EXPIRED.value)
+CHURNED_FROM = (Status.ACTIVE.value, Status.PAST_DUE.value, Status.NON_RENEWING.value,
+                Status.PAUSED.value)
+NO_REASON = "no reason given"
+MAX_MONTHS = 60
+
+
+def _month_after(month: dt.date) -> dt.date:
+    return dt.date(month.year + month.month // 12, month.month % 12 + 1, 1)
+
+
+@dataclass(frozen=True)
+class ChurnFilters:
+    """Months [first_month, last_month], both included (first days of months); provider."""
+
+    first_month: dt.date
+    last_month: dt.date
+    provider: str = ""
+
+    @property
+    def months(self) -> list[dt.date]:
+        out, month = [], self.first_month
+        while month <= self.last_month:
+            out.append(month)
+            month = _month_after(month)
+        return out
+
+    def bounds(self) -> tuple[dt.datetime, dt.datetime]:
+        end = _month_after(self.last_month)
+        return (dt.datetime.combine(self.first_month, dt.time.min, tzinfo=dt.UTC),
+                dt.datetime.combine(end, dt.time.min, tzinfo=dt.UTC))
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, Any] | None, *, today: dt.date) -> ChurnFilters:
+        """Parameters: from, to (YYYY-MM; default the 12 months up to today's), provider."""
+        reader = Reader(query)
+        last = reader.month("to") or today.replace(day=1)
+        index = last.year * 12 + last.month - 1 - 11
+        first = reader.month("from") or dt.date(index // 12, index % 12 + 1, 1)
+        provider = reader.choice("provider", [p.value for p in Provider])
+        span = (last.year - first.year) * 12 + last.month - first.month + 1
+        if span < 1:
+            reader.fail("to", "must not be before from")
+        elif span > MAX_MONTHS:
+            reader.fail("to", f"a period may span at most {MAX_MONTHS} months")
+        reader.done()
+        return cls(first_month=first, last_month=last, provider=provider)
+
+
+def _changes(filters: ChurnFilters):
+    start, end = filters.bounds()
+    query = Q(occurred_at__gte=start, occurred_at__lt=end)
+    if filters.provider:
+        query &= Q(subscription__provider=filters.provider)
+    return SubscriptionChange.objects.filter(query)
+
+
+def _churned(filters: ChurnFilters):
+    return _changes(filters).filter(status_after__in=CHURNED_INTO,
+                                    status_before__in=CHURNED_FROM)
+
+
+def _reason():
+    return Case(When(subscription__cancel_reason="", then=Value(NO_REASON)),
+                default=F("subscription__cancel_reason"), output_field=CharField())
+
+
+@dataclass(frozen=True)
+class ChurnRow:
+    change_id: int
+    occurred_at: dt.datetime
+    status: str  # cancelled or expired
+    subscription_id: int
+    provider: str
+    external_id: str
+    customer_id: int
+    customer_name: str
+    plan_id: str
+    reason: str
+    lost_mrr: int  # minor units of `currency`
+    currency: str
+
+
+@dataclass(frozen=True)
+class MonthChurn:
+    month: dt.date  # first day
+    subscriptions: int
+    customers: int
+    lost_mrr: fx.MoneyTotal
+    contraction: fx.MoneyTotal
+
+
+@dataclass(frozen=True)
+class ChurnGroup:
+    key: str  # the reason, or the plan id
+    subscriptions: int
+    lost_mrr: fx.MoneyTotal
+
+
+@dataclass(frozen=True)
+class ChurnReport:
+    filters: ChurnFilters
+    months: tuple[MonthChurn, ...]  # every month of the period, oldest first, zeros included
+    by_reason: tuple[ChurnGroup, ...]  # biggest converted loss first
+    by_plan: tuple[ChurnGroup, ...]
+    lost_mrr: fx.MoneyTotal
+    contraction: fx.MoneyTotal
+    subscriptions: int
+
+    @property
+    def warnings(self) -> list[str]:
+        missing = sorted(set(self.lost_mrr.missing_rates) | set(self.contraction.missing_rates))
+        if not missing:
+            return []
+        return [f"No exchange rate for {', '.join(missing)} on some days: left out of the "
+                f"totals in {self.lost_mrr.currency}."]
+
+
+class _Sums:
+    """Money grouped by a key, converted day by day at that day's rates."""
+
+    def __init__(self, history: fx.RateHistory):
+        self.history = history
+        self.parts: dict[Any, list[fx.MoneyTotal]] = {}
+        self.counts: dict[Any, int] = {}
+
+    def add(self, key, *, day: dt.date, currency: str, amount: int, count: int = 0) -> None:
+        part = fx.total(amounts={currency: amount}, rates=self.history.on(_as_date(day)),
+                        basis=fx.BASIS_AT_MOVEMENT)
+        self.parts.setdefault(key, []).append(part)
+        self.counts[key] = self.counts.get(key, 0) + count
+
+    def total(self, key=None) -> fx.MoneyTotal:
+        parts: Iterable[fx.MoneyTotal] = (
+            self.parts.get(key, []) if key is not None
+            else [p for group in self.parts.values() for p in group])
+        return fx.combine(totals=parts, currency=self.history.reporting_currency,
+                          basis=fx.BASIS_AT_MOVEMENT)
+
+
+def _grouped(queryset, key: str, amount: str, **extra):
+    return (queryset.annotate(day=TruncDate("occurred_at", tzinfo=dt.UTC), **extra)
+            .order_by().values(key, "day", "currency")
+            .annotate(amount=Sum(amount), n=Count("id")))
+
+
+def churn_report(*, filters: ChurnFilters) -> ChurnReport:
+    """Months, reasons, plans and contraction of the period: six queries whatever its size."""
+    history = fx.rate_history(until=_month_after(filters.last_month) - dt.timedelta(days=1))
+    churned = _churned(filters)
+    month = {"month": TruncMonth("occurred_at", tzinfo=dt.UTC)}
+    by_month, by_reason, by_plan, contraction = (_Sums(history) for _ in range(4))
+    for row in _grouped(churned, "month", "mrr_before", **month):
+        by_month.add(_as_date(row["month"]), day=row["day"], currency=row["currency"],
+                     amount=row["amount"] or 0, count=row["n"])
+    for row in _grouped(churned, "reason", "mrr_before", reason=_reason()):
+        by_reason.add(row["reason"], day=row["day"], currency=row["currency"],
+                      amount=row["amount"] or 0, count=row["n"])
+    for row in _grouped(churned, "subscription__plan_id", "mrr_before"):
+        by_plan.add(row["subscription__plan_id"], day=row["day"], currency=row["currency"],
+                    amount=row["amount"] or 0, count=row["n"])
+    contractions = _changes(filters).filter(movement=Movement.CONTRACTION)
+    for row in _grouped(contractions, "month", "movement_amount", **month):
+        contraction.add(_as_date(row["month"]), day=row["day"], currency=row["currency"],
+                        amount=row["amount"] or 0, count=row["n"])
+    customers = {_as_date(row["month"]): row["n"] for row in churned.annotate(**month)
+                 .order_by().values("month").annotate(n=Count("customer_id", distinct=True))}
+    months = tuple(
+        MonthChurn(month=first, subscriptions=by_month.counts.get(first, 0),
+                   customers=customers.get(first, 0), lost_mrr=by_month.total(first),
+                   contraction=contraction.total(first))
+        for first in filters.months)
+    return ChurnReport(
+        filters=filters, months=months,
+        by_reason=_ranked(by_reason), by_plan=_ranked(by_plan),
+        lost_mrr=by_month.total(), contraction=contraction.total(),
+        subscriptions=sum(by_month.counts.values()),
+    )
+
+
+def _as_date(value) -> dt.date:
+    """TruncMonth and TruncDate give datetimes on some backends and dates on others."""
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+def _ranked(sums: _Sums) -> tuple[ChurnGroup, ...]:
+    groups = [ChurnGroup(key=key or "", subscriptions=sums.counts[key], lost_mrr=sums.total(key))
+              for key in sums.parts]
+    groups.sort(key=lambda g: (g.lost_mrr.amount is None, -(g.lost_mrr.amount or 0),
+                               -g.subscriptions, g.key))
+    return tuple(groups)
+
+
+def churned_subscriptions(*, filters: ChurnFilters, page: PageRequest,
+                          reason: str = "", plan: str = "") -> Page[ChurnRow]:
+    """The churned subscriptions behind the figures, newest first (two queries per page);
+    `reason` and `plan` narrow to one group of the report (NO_REASON for blank reasons)."""
+    rows = _churned(filters).annotate(reason=_reason())
+    if reason:
+        rows = rows.filter(reason=reason)
+    if plan:
+        rows = rows.filter(subscription__plan_id=plan)
+    rows = rows.order_by("-occurred_at", "-id").values(
+        "id", "occurred_at", "status_after", "subscription_id", "subscription__provider",
+        "subscription__external_id", "customer_id", "customer__company",
+        "customer__first_name", "customer__last_name", "customer__email",
+        "customer__external_id", "subscription__plan_id", "reason", "mrr_before", "currency")
+    return paginate(rows, page=page, convert=lambda v: ChurnRow(
+        change_id=v["id"], occurred_at=v["occurred_at"], status=v["status_after"],
+        subscription_id=v["subscription_id"], provider=v["subscription__provider"],
+        external_id=v["subscription__external_id"], customer_id=v["customer_id"],
+        customer_name=customer_name_of(v), plan_id=v["subscription__plan_id"],
+        reason=v["reason"], lost_mrr=v["mrr_before"], currency=v["currency"]))
