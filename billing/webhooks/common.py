@@ -77,5 +77,5 @@ def webhook_view(receive: Receiver) -> Callable[[HttpRequest], HttpResponse]:
     def view(request: HttpRequest) -> HttpResponse:
         return receive(Delivery.from_request(request)).as_response()
 
-    view.receive = receive  # what subsync.wsgi's short path calls
+    view.receive = receive  # what the fast path calls (billing.webhooks.fast_path)
     return view

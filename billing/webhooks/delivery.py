@@ -2,10 +2,11 @@
 
 The webhook receivers (`billing.webhooks.chargebee.receive`, `...braintree.receive`) take a
 `Delivery` and return an `Answer`. Two thin adapters feed them: the Django views, for the test
-client and any deployment that mounts the URLconf itself, and the WSGI entry point's short
-path (subsync.wsgi), which builds the Delivery straight from the WSGI environ. Webhooks are the
-one high-volume traffic and a provider waits for each answer; building a full HttpRequest,
-resolving the URL and rendering a JsonResponse cost about a third of a delivery's CPU time.
+client and any deployment that mounts the URLconf itself, and the webhook fast path in front
+of the WSGI application (billing.webhooks.fast_path), which builds the Delivery straight from
+the WSGI environ. Webhooks are the one high-volume traffic and a provider waits for each
+answer; building a full HttpRequest, resolving the URL and rendering a JsonResponse cost about
+a third of a delivery's CPU time.
 Both adapters use Django's own header and body classes, so the stored headers and the bytes
 read are the same whichever way the delivery came.
 """

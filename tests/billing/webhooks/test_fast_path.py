@@ -1,8 +1,12 @@
-"""subsync.wsgi.application: the exact webhook paths skip the middleware, all else runs it.
+"""billing.webhooks.fast_path, as served: `subsync.wsgi:application`. A POST to an exact
+webhook path skips the middleware; everything else runs Django's full stack.
 
 The application is called as a WSGI server would call it, with hand-built environs. It is
 Django's real handler, which uses the database connection outside any test transaction (and
-recycles it on the request signals), so these tests run with transaction=True.
+recycles it on the request signals), so these tests run with transaction=True. They pin what
+the fast path keeps of the full stack (request signals and the connection recycling they
+drive, the ALLOWED_HOSTS check, the answers), so a Django upgrade that changes any of it
+fails here.
 """
 
 from __future__ import annotations
@@ -12,9 +16,13 @@ import io
 import json
 import logging
 import sys
+import time
 
 import pytest
 from django.core import signals
+from django.core.handlers.wsgi import WSGIHandler
+from django.core.servers.basehttp import get_internal_wsgi_application
+from django.db import connection
 from django.test import Client
 
 from billing.models import WebhookEvent
@@ -22,10 +30,11 @@ from billing.providers.braintree.parse import dedupe_key
 from billing.services import intake
 from billing.webhooks import chargebee
 from billing.webhooks.common import MAX_BODY_BYTES
+from billing.webhooks.fast_path import WebhookFastPath
 from emulator.braintree.notifications import sample_notification
 from emulator.braintree.subscriptions import Keys
 from emulator.chargebee.events import make_event
-from subsync.wsgi import WebhookHandler, application
+from subsync.wsgi import application
 from tests.support.braintree_app import FORM, configure, form_body
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -109,8 +118,16 @@ def delivery(event_id: str = "ev_wsgi_1") -> bytes:
     return json.dumps(make_event("subscription_created", event_id=event_id)).encode()
 
 
-def test_short_paths_are_exactly_the_two_webhooks():
-    assert application.short_paths == {"/webhooks/chargebee/", "/webhooks/braintree/"}
+def test_fast_paths_are_exactly_the_two_webhooks():
+    assert application.fast_paths == {"/webhooks/chargebee/", "/webhooks/braintree/"}
+
+
+def test_the_served_application_is_djangos_handler_behind_the_fast_path():
+    """`subsync.wsgi:application` (servers, WSGI_APPLICATION for runserver) wraps Django's
+    own WSGI handler: it is not a subclass, nothing of Django's handler is overridden."""
+    assert get_internal_wsgi_application() is application
+    assert type(application) is WebhookFastPath
+    assert type(application.django_app) is WSGIHandler
 
 
 def test_webhook_without_credentials_gets_401_and_no_middleware_ran():
@@ -139,7 +156,7 @@ def test_authenticated_webhook_is_stored_and_answered_200(announced):
     assert announced == [event.pk]
 
 
-def test_redelivery_through_the_short_path_is_a_duplicate(announced):
+def test_redelivery_through_the_fast_path_is_a_duplicate(announced):
     first = call("POST", WEBHOOK, delivery("ev_wsgi_dup"), auth=basic())
     again = call("POST", WEBHOOK, delivery("ev_wsgi_dup"), auth=basic())
 
@@ -149,12 +166,14 @@ def test_redelivery_through_the_short_path_is_a_duplicate(announced):
     assert len(announced) == 1
 
 
-def test_get_on_the_webhook_is_405():
-    answer = call("GET", WEBHOOK)
+@pytest.mark.parametrize("method", ["GET", "HEAD", "PUT"])
+def test_other_methods_on_the_webhook_take_the_full_stack_and_get_405(method):
+    answer = call(method, WEBHOOK)
 
     assert answer.status_code == 405
-    assert "POST" in answer.headers["allow"]
-    assert "x-frame-options" not in answer.headers
+    assert answer.headers["allow"] == "POST"
+    assert answer.headers["x-frame-options"] == "DENY"  # the middleware ran
+    assert not WebhookEvent.objects.exists()
 
 
 def test_other_paths_run_the_full_middleware_chain():
@@ -178,7 +197,7 @@ def test_variants_of_a_webhook_path_take_the_full_chain(path):
 
 
 def test_webhook_path_without_its_slash_takes_the_full_chain():
-    """CommonMiddleware's APPEND_SLASH answers it: proof the chain ran (the short path has no
+    """CommonMiddleware's APPEND_SLASH answers it: proof the chain ran (the fast path has no
     middleware and would have answered the webhook view's 200, or a bare 404)."""
     answer = call("POST", "/webhooks/chargebee", delivery(), auth=basic())
 
@@ -189,7 +208,7 @@ def test_webhook_path_without_its_slash_takes_the_full_chain():
     assert not WebhookEvent.objects.exists()
 
 
-# -- the short path, in detail ----------------------------------------------------------------
+# -- the fast path, in detail ----------------------------------------------------------------
 
 BRAINTREE = "/webhooks/braintree/"
 INTERNAL_ERROR = {"error": "internal error: not stored, please retry"}
@@ -231,7 +250,7 @@ class Unreadable:
     readline = read
 
 
-def test_braintree_notification_through_the_short_path_is_stored(settings, announced):
+def test_braintree_notification_through_the_fast_path_is_stored(settings, announced):
     configure(settings, keys=Keys(), gateway_url="http://127.0.0.1:9")  # nothing listens
     kind = "subscription_charged_successfully"
     form = sample_notification(kind, keys=Keys(), subject_id="wsgi_sub")
@@ -253,7 +272,7 @@ def test_braintree_notification_through_the_short_path_is_stored(settings, annou
     assert announced == [row.pk]
 
 
-def test_badly_signed_braintree_notification_through_the_short_path_is_403(settings):
+def test_badly_signed_braintree_notification_through_the_fast_path_is_403(settings):
     configure(settings, keys=Keys())
     form = sample_notification("check", keys=Keys(private_key="another_private_key"))
 
@@ -290,22 +309,22 @@ def test_receiver_exception_is_logged_and_answered_500_in_json(monkeypatch, capl
     assert [name for name, _, _ in request_signals] == ["started", "finished"]
 
 
-def test_each_short_path_post_sends_request_started_and_finished_once(request_signals):
+def test_each_fast_path_post_sends_request_started_and_finished_once(request_signals):
     first = call("POST", WEBHOOK, delivery("ev_wsgi_sig_1"), auth=basic())
     second = call("POST", WEBHOOK, delivery("ev_wsgi_sig_2"), auth=basic())
 
     assert (first.status_code, second.status_code) == (200, 200)
     assert [name for name, _, _ in request_signals] == [
         "started", "finished", "started", "finished"]
-    assert {sender for _, sender, _ in request_signals} == {WebhookHandler}
+    assert {sender for _, sender, _ in request_signals} == {WebhookFastPath}
     started = [kwargs["environ"] for name, _, kwargs in request_signals if name == "started"]
     assert [environ["PATH_INFO"] for environ in started] == [WEBHOOK, WEBHOOK]
     assert started[0] is not started[1]  # each request's own environ
     assert WebhookEvent.objects.count() == 2
 
 
-def test_short_path_stores_the_same_headers_as_the_django_view():
-    """The same request, once through the short path and once through Django's test client
+def test_fast_path_stores_the_same_headers_as_the_django_view():
+    """The same request, once through the fast path and once through Django's test client
     (full middleware chain and the Django view), stores identical header dicts.
 
     Both requests carry the same headers: Host (call() sends one as a real server does; the
@@ -336,7 +355,7 @@ def test_short_path_stores_the_same_headers_as_the_django_view():
 
 
 @pytest.mark.parametrize(("size", "status"), [(MAX_BODY_BYTES, 200), (MAX_BODY_BYTES + 1, 413)])
-def test_body_size_cap_on_the_short_path(size, status):
+def test_body_size_cap_on_the_fast_path(size, status):
     """A body of exactly 1 MiB is taken; one byte more is refused and nothing is stored."""
     event = make_event("subscription_created", event_id="ev_wsgi_big")
     event["padding"] = ""
@@ -374,7 +393,7 @@ def test_declared_length_over_the_cap_is_refused_without_reading_the_body(settin
     (basic(password="wrong"), "missing or wrong credentials"),
     (basic(), "Chargebee webhooks are refused"),  # credentials not configured
 ])
-def test_401_on_the_short_path_carries_www_authenticate_and_its_length(settings, auth, message):
+def test_401_on_the_fast_path_carries_www_authenticate_and_its_length(settings, auth, message):
     if message.startswith("Chargebee webhooks are refused"):
         settings.CHARGEBEE_WEBHOOK_USERNAME = settings.CHARGEBEE_WEBHOOK_PASSWORD = ""
 
@@ -388,7 +407,7 @@ def test_401_on_the_short_path_carries_www_authenticate_and_its_length(settings,
     assert not WebhookEvent.objects.exists()
 
 
-def test_a_host_outside_allowed_hosts_is_refused_on_the_short_path(settings, caplog):
+def test_a_host_outside_allowed_hosts_is_refused_on_the_fast_path(settings, caplog):
     settings.ALLOWED_HOSTS = ["hooks.example.com"]
 
     answer = call("POST", WEBHOOK, delivery("ev_wsgi_host"), auth=basic())
@@ -399,7 +418,7 @@ def test_a_host_outside_allowed_hosts_is_refused_on_the_short_path(settings, cap
     assert any(r.name == "django.security.DisallowedHost" for r in caplog.records)
 
 
-def test_an_allowed_host_is_served_on_the_short_path(settings):
+def test_an_allowed_host_is_served_on_the_fast_path(settings):
     settings.ALLOWED_HOSTS = ["hooks.example.com"]
 
     answer = call("POST", WEBHOOK, delivery("ev_wsgi_host_ok"), auth=basic(),
@@ -407,3 +426,24 @@ def test_an_allowed_host_is_served_on_the_short_path(settings):
 
     assert answer.status_code == 200, answer.body
     assert WebhookEvent.objects.filter(event_id="ev_wsgi_host_ok").exists()
+
+
+def test_the_request_signals_recycle_the_database_connection(monkeypatch):
+    """Sending request_started / request_finished is all the fast path does for connections:
+    Django's receivers close one that is past CONN_MAX_AGE, as after any request."""
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 0)
+    connection.close()
+    connection.ensure_connection()
+    connection.close_at = time.monotonic()  # what CONN_MAX_AGE = 0 sets at connect
+    real_close, closed = connection.close, []
+
+    def close():
+        closed.append(WebhookEvent.objects.using("default").exists())  # after the INSERT?
+        real_close()
+
+    monkeypatch.setattr(connection, "close", close)
+
+    answer = call("POST", WEBHOOK, delivery("ev_wsgi_recycled"), auth=basic())
+
+    assert answer.status_code == 200, answer.body
+    assert closed and closed[-1] is True  # closed once the row was stored: request_finished
