@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 
@@ -28,6 +28,7 @@ from subsync.money import currency_exponent
 
 BASIS_TODAY = "today"
 BASIS_AT_MOVEMENT = "at the time of each movement"
+BASIS_AT_MONTH_END = "at each month end"  # a balance at a moment, at the rate of that day
 
 # Enough digits that neither a large amount nor a rate with 10 decimals is ever rounded
 # before the one rounding at the end.
@@ -153,6 +154,14 @@ class MoneyTotal:
             return ""
         return (f"No exchange rate for {', '.join(self.missing_rates)}: "
                 f"left out of the total in {self.currency}.")
+
+    def times(self, factor: int) -> MoneyTotal:
+        """Every amount multiplied by `factor` (12 for ARR, -1 for a movement downwards)."""
+        return replace(
+            self, amount=None if self.amount is None else self.amount * factor,
+            breakdown={code: amount * factor for code, amount in self.breakdown.items()},
+            converted={code: amount * factor for code, amount in self.converted.items()},
+        )
 
 
 def total(*, amounts: Mapping[str, int], rates: Rates, basis: str) -> MoneyTotal:

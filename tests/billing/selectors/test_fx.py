@@ -203,3 +203,15 @@ def test_converted_expression_orders_and_sums_in_the_database(django_assert_num_
     missing = Subscription.objects.annotate(
         usd=fx.converted_expression("mrr", rates=table)).get(external_id="gbp")
     assert missing.usd is None
+
+
+def test_times_scales_every_amount():
+    mrr = fx.total(amounts={"USD": 1000, "EUR": 500, "GBP": 7}, rates=rates(EUR="1.08"),
+                   basis=fx.BASIS_TODAY)
+    arr = mrr.times(12)
+    # (1000 + 540) x 12; GBP still missing
+    assert (arr.amount, arr.breakdown, arr.converted) == (
+        18480, {"EUR": 6000, "GBP": 84, "USD": 12000}, {"EUR": 6480, "USD": 12000})
+    assert arr.missing_rates == ("GBP",) and arr.basis == "today"
+    lost = fx.total(amounts={"GBP": 7}, rates=rates(), basis=fx.BASIS_TODAY).times(-1)
+    assert lost.amount is None and lost.breakdown == {"GBP": -7}

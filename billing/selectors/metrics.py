@@ -1,0 +1,547 @@
+"""Subscription metrics for the dashboard and the REST API (definitions: docs/metrics.md).
+
+Where the figures come from:
+- Now: `Subscription`, whose `mrr` is already the effective MRR. Summed per currency in SQL.
+- History: the ledger (`SubscriptionChange`). Each subscription's MRR is the sum of its ledger
+  deltas, so a value at an earlier moment is the value now minus the changes since then. The
+  ledger rows of the months shown are summed per day and currency in SQL, in one query; the
+  Python here only walks those few aggregated rows (a few per day), never ledger rows. History
+  and the current figures therefore cannot disagree.
+- NRR needs the MRR of each customer at two moments: summed per customer in SQL.
+
+Time is UTC. A figure "on day D" is its value at the end of D (before D + 1 at 00:00 UTC); a
+month's movements are those that occurred in it, up to the end of `today` for the current
+month. Changes dated after `today` are left out, so that any past day can be asked for.
+
+Money converts into the reporting currency (billing.selectors.fx): movements at the rate in
+force on the day of each movement; a balance at a month end at that day's rate; the current
+MRR and NRR at today's rates. Each MoneyTotal says which, and names the currencies that had no
+rate; every result gathers those in `missing_rates`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db.models import Case, Count, F, IntegerField, Q, Sum, Value, When
+from django.db.models.functions import TruncDate
+
+from billing.models import Movement, Subscription, SubscriptionChange
+from billing.normalized import Status
+from billing.selectors import fx
+from billing.selectors.fx import MoneyTotal, RateHistory, Rates
+
+# Subscriptions counted as active (they are the ones that count towards MRR, trials aside).
+ACTIVE_STATUSES = (Status.ACTIVE.value, Status.PAST_DUE.value, Status.NON_RENEWING.value)
+MOVEMENTS = (Movement.NEW, Movement.EXPANSION, Movement.CONTRACTION, Movement.CHURN,
+             Movement.REACTIVATION)
+MAX_MONTHS = 120  # a bound on what one request may ask for
+RATE_PLACES = Decimal("0.000001")  # rates are fractions (0.035 = 3.5 %) to 6 places
+
+
+# -- results -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Rate:
+    """numerator ÷ denominator, e.g. customers churned ÷ customers paying at the start.
+
+    `value` is a fraction (Decimal("0.035") = 3.5 %), rounded half up to 6 places; None when
+    the denominator is 0 (shown as a dash, never as 0 %) or an amount could not be converted
+    at all. Money rates hold minor units of `currency`; counts of customers have currency "".
+    `missing_rates` names currencies left out of the amounts (a warning to show).
+    """
+
+    numerator: int | None
+    denominator: int | None
+    value: Decimal | None
+    currency: str = ""
+    missing_rates: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, *, numerator: int | None, denominator: int | None, currency: str = "",
+           missing_rates: Iterable[str] = ()) -> Rate:
+        value = None
+        if numerator is not None and denominator:
+            value = (Decimal(numerator) / Decimal(denominator)).quantize(
+                RATE_PLACES, rounding=ROUND_HALF_UP)
+        return cls(numerator=numerator, denominator=denominator, value=value,
+                   currency=currency, missing_rates=tuple(sorted(set(missing_rates))))
+
+    @property
+    def percent(self) -> Decimal | None:
+        """The value in per cent (Decimal("3.5") for 3.5 %), None for "-" (a dash)."""
+        return None if self.value is None else self.value * 100
+
+
+@dataclass(frozen=True)
+class MovementCounts:
+    """How many ledger changes of each kind (a customer churning twice counts twice)."""
+
+    new: int
+    expansion: int
+    contraction: int
+    churn: int
+    reactivation: int
+
+
+@dataclass(frozen=True)
+class MonthMovements:
+    """The MRR movements of one month, each converted at the rate of its day.
+
+    Amounts are >= 0 (contraction and churn are what was lost); `net_new` = new + expansion +
+    reactivation - contraction - churn, signed. `until` is the last day counted: the month's
+    last day, or today for the current month (`complete` is then False).
+    """
+
+    month: date  # the first day
+    until: date
+    complete: bool
+    new: MoneyTotal
+    expansion: MoneyTotal
+    contraction: MoneyTotal
+    churn: MoneyTotal
+    reactivation: MoneyTotal
+    net_new: MoneyTotal
+    counts: MovementCounts
+
+    @property
+    def missing_rates(self) -> tuple[str, ...]:
+        return self.net_new.missing_rates
+
+
+@dataclass(frozen=True)
+class MonthPoint:
+    """MRR and counts at the end of a month (at the end of today for the current month)."""
+
+    month: date  # the first day
+    at: date  # the day the values are taken at: the month's last day, or today
+    mrr: MoneyTotal  # at the rate in force on `at` (basis "at each month end")
+    paying_customers: int
+    active_subscriptions: int
+
+    @property
+    def missing_rates(self) -> tuple[str, ...]:
+        return self.mrr.missing_rates
+
+
+@dataclass(frozen=True)
+class MonthChurn:
+    """Churn rates of one month P (docs/metrics.md).
+
+    logo_churn = churned customers ÷ paying customers at the start of P;
+    gross_mrr_churn = (churn + contraction) ÷ MRR at the start of P;
+    net_mrr_churn = (churn + contraction - expansion - reactivation) ÷ MRR at the start of P.
+    The start of P is the end of the day before its first day; that MRR converts at the rate of
+    that day (the previous MonthPoint), the movements at the rate of their own day.
+    """
+
+    month: date
+    until: date
+    complete: bool
+    paying_customers_at_start: int
+    churned_customers: int
+    mrr_at_start: MoneyTotal
+    lost_mrr: MoneyTotal  # churn + contraction
+    net_lost_mrr: MoneyTotal  # churn + contraction - expansion - reactivation
+    logo_churn: Rate
+    gross_mrr_churn: Rate
+    net_mrr_churn: Rate
+
+    @property
+    def missing_rates(self) -> tuple[str, ...]:
+        return _missing(self.mrr_at_start, self.net_lost_mrr, self.lost_mrr)
+
+
+@dataclass(frozen=True)
+class NetRevenueRetention:
+    """MRR at the end of `end` of the customers who were paying at the end of `start` ÷ their
+    MRR then. Both converted at the rates of `end` (today), so that exchange-rate moves do not
+    show as retention; a customer's MRR in all currencies counts."""
+
+    start: date  # `months` months before `end`
+    end: date
+    months: int
+    customers: int  # paying at the end of `start`
+    mrr_then: MoneyTotal
+    mrr_now: MoneyTotal
+    rate: Rate
+
+    @property
+    def missing_rates(self) -> tuple[str, ...]:
+        return self.rate.missing_rates
+
+
+@dataclass(frozen=True)
+class MoneyKpi:
+    value: MoneyTotal
+    previous: MoneyTotal
+    previous_period: str  # what `previous` is, for "change vs previous period"
+
+    @property
+    def change(self) -> int | None:
+        if self.value.amount is None or self.previous.amount is None:
+            return None
+        return self.value.amount - self.previous.amount
+
+
+@dataclass(frozen=True)
+class CountKpi:
+    value: int
+    previous: int
+    previous_period: str
+
+    @property
+    def change(self) -> int:
+        return self.value - self.previous
+
+
+@dataclass(frozen=True)
+class RateKpi:
+    value: Rate
+    previous: Rate
+    previous_period: str
+
+    @property
+    def change(self) -> Decimal | None:
+        """Difference of the two fractions (0.01 = one percentage point); None for "-" (a dash)."""
+        if self.value.value is None or self.previous.value is None:
+            return None
+        return self.value.value - self.previous.value
+
+
+@dataclass(frozen=True)
+class Overview:
+    """The KPI tiles of the dashboard's first page, each with its previous period.
+
+    mrr/arr: at the end of today vs the end of last month, both at today's rates (so the change
+    is the business's, not the exchange rate's). net_new_mrr: this month to date vs the whole
+    of last month, at the rate of each movement. Churn rates: last month vs the month before.
+    NRR: over the last 12 months as of today vs as of the end of last month.
+    """
+
+    today: date
+    currency: str
+    mrr: MoneyKpi
+    arr: MoneyKpi
+    active_subscriptions: CountKpi
+    paying_customers: CountKpi
+    net_new_mrr: MoneyKpi
+    this_month: MonthMovements  # the parts of net_new_mrr.value
+    logo_churn: RateKpi
+    gross_mrr_churn: RateKpi
+    net_mrr_churn: RateKpi
+    nrr: RateKpi
+    net_revenue_retention: NetRevenueRetention  # the detail of nrr.value
+    missing_rates: tuple[str, ...]  # every currency some figure above had no rate for
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return tuple(f"No exchange rate for {code}: amounts in {code} are left out of the "
+                     f"totals in {self.currency}." for code in self.missing_rates)
+
+
+# -- public functions ---------------------------------------------------------------------------
+
+def overview(*, today: date) -> Overview:
+    """The dashboard's KPI tiles (8 queries whatever the number of rows)."""
+    this_month = today.replace(day=1)
+    last_month = _add_months(this_month, -1)
+    history = _History.read(since=_add_months(this_month, -2), today=today)
+    rates_today = history.rates.on(today)
+    last_month_end = this_month - timedelta(days=1)
+    previous = "at the end of last month"
+
+    mrr_now = fx.total(amounts=history.mrr_at(today), rates=rates_today,
+                       basis=fx.BASIS_TODAY)
+    mrr_then = fx.total(amounts=history.mrr_at(last_month_end), rates=rates_today,
+                        basis=fx.BASIS_TODAY)
+    moved_now = history.movements(month=this_month)
+    moved_last = history.movements(month=last_month)
+    churn_last = history.churn(month=last_month)
+    churn_before = history.churn(month=_add_months(this_month, -2))
+    nrr_now = _nrr(end=today, months=12, rates=rates_today)
+    nrr_then = _nrr(end=last_month_end, months=12, rates=rates_today)
+    results = (mrr_now, mrr_then, moved_now.net_new, moved_last.net_new, churn_last,
+               churn_before, nrr_now, nrr_then)
+    return Overview(
+        today=today, currency=rates_today.reporting_currency,
+        mrr=MoneyKpi(mrr_now, mrr_then, previous),
+        arr=MoneyKpi(mrr_now.times(12), mrr_then.times(12), previous),
+        active_subscriptions=CountKpi(history.active_at(today),
+                                      history.active_at(last_month_end), previous),
+        paying_customers=CountKpi(history.paying_at(today), history.paying_at(last_month_end),
+                                  previous),
+        net_new_mrr=MoneyKpi(moved_now.net_new, moved_last.net_new, "last month"),
+        this_month=moved_now,
+        logo_churn=RateKpi(churn_last.logo_churn, churn_before.logo_churn,
+                           "the month before"),
+        gross_mrr_churn=RateKpi(churn_last.gross_mrr_churn, churn_before.gross_mrr_churn,
+                                "the month before"),
+        net_mrr_churn=RateKpi(churn_last.net_mrr_churn, churn_before.net_mrr_churn,
+                              "the month before"),
+        nrr=RateKpi(nrr_now.rate, nrr_then.rate, previous),
+        net_revenue_retention=nrr_now,
+        missing_rates=_missing(*results),
+    )
+
+
+def mrr_series(*, months: int = 12, today: date) -> list[MonthPoint]:
+    """MRR at the end of each of the last `months` months, oldest first; the current month's
+    point is at the end of today (4 queries)."""
+    first = _first_month(months=months, today=today)
+    history = _History.read(since=first, today=today)
+    return [history.point(month=_add_months(first, i)) for i in range(months)]
+
+
+def movements_by_month(*, months: int = 12, today: date) -> list[MonthMovements]:
+    """New, expansion, contraction, churn and reactivation MRR of each of the last `months`
+    months, oldest first; the current month up to today (4 queries)."""
+    first = _first_month(months=months, today=today)
+    history = _History.read(since=first, today=today)
+    return [history.movements(month=_add_months(first, i)) for i in range(months)]
+
+
+def churn_rates_by_month(*, months: int = 12, today: date) -> list[MonthChurn]:
+    """Logo, gross and net MRR churn rates of each of the last `months` months (4 queries)."""
+    first = _first_month(months=months, today=today)
+    history = _History.read(since=first, today=today)
+    return [history.churn(month=_add_months(first, i)) for i in range(months)]
+
+
+def nrr(*, today: date, months: int = 12) -> NetRevenueRetention:
+    """Net revenue retention over the `months` months up to today, at today's rates
+    (3 queries)."""
+    _check_months(months)
+    return _nrr(end=today, months=months, rates=fx.rates_on(day=today))
+
+
+# -- the ledger, aggregated ----------------------------------------------------------------------
+
+_DELTA = F("mrr_after") - F("mrr_before")
+
+
+@dataclass(frozen=True)
+class _Day:
+    """The ledger changes of one day in one currency, summed in SQL."""
+
+    day: date
+    currency: str
+    delta: int  # change of MRR
+    amounts: dict[str, int]  # per movement kind, >= 0
+    counts: dict[str, int]
+    active_delta: int  # subscriptions that became active minus those that stopped being
+
+    @property
+    def paying_delta(self) -> int:
+        return (self.counts[Movement.NEW] + self.counts[Movement.REACTIVATION]
+                - self.counts[Movement.CHURN])
+
+
+class _History:
+    """The figures now, and the ledger since `since` per day and currency: every value from
+    `since` on can be worked out from these few rows."""
+
+    def __init__(self, *, today: date, now_mrr: dict[str, int], now_active: int,
+                 now_paying: int, days: list[_Day], rates: RateHistory):
+        self.today = today
+        self.now_mrr = now_mrr
+        self.now_active = now_active
+        self.now_paying = now_paying
+        self.days = days
+        self.rates = rates
+
+    @classmethod
+    def read(cls, *, since: date, today: date) -> _History:
+        now_mrr = dict(
+            Subscription.objects.filter(mrr__gt=0).order_by().values("currency")
+            .annotate(total=Sum("mrr")).values_list("currency", "total")
+        )
+        counts = Subscription.objects.aggregate(
+            active=Count("id", filter=Q(status__in=ACTIVE_STATUSES)),
+            paying=Count("customer", distinct=True, filter=Q(mrr__gt=0)),
+        )
+        was_active = Q(status_before__in=ACTIVE_STATUSES)
+        is_active = Q(status_after__in=ACTIVE_STATUSES)
+        per_kind = {}
+        for kind in MOVEMENTS:
+            per_kind[f"{kind.value}_amount"] = Sum("movement_amount", filter=Q(movement=kind))
+            per_kind[f"{kind.value}_count"] = Count("id", filter=Q(movement=kind))
+        rows = (
+            SubscriptionChange.objects.filter(occurred_at__gte=_start_of(since))
+            .annotate(day=TruncDate("occurred_at", tzinfo=UTC))
+            .order_by().values("day", "currency")
+            .annotate(
+                delta=Sum(_DELTA),
+                active_delta=Sum(Case(
+                    When(is_active & ~was_active, then=Value(1)),
+                    When(was_active & ~is_active, then=Value(-1)),
+                    default=Value(0), output_field=IntegerField(),
+                )),
+                **per_kind,
+            )
+        )
+        days = [
+            _Day(day=row["day"], currency=row["currency"], delta=row["delta"] or 0,
+                 amounts={kind: row[f"{kind.value}_amount"] or 0 for kind in MOVEMENTS},
+                 counts={kind: row[f"{kind.value}_count"] for kind in MOVEMENTS},
+                 active_delta=row["active_delta"] or 0)
+            for row in rows
+        ]
+        return cls(today=today, now_mrr=now_mrr, now_active=counts["active"],
+                   now_paying=counts["paying"], days=days,
+                   rates=fx.rate_history(until=today))
+
+    def _after(self, day: date) -> list[_Day]:
+        return [row for row in self.days if row.day > day]
+
+    def mrr_at(self, day: date) -> dict[str, int]:
+        """MRR per currency at the end of `day` (>= the day before `since`)."""
+        amounts = dict(self.now_mrr)
+        for row in self._after(day):
+            amounts[row.currency] = amounts.get(row.currency, 0) - row.delta
+        return amounts
+
+    def active_at(self, day: date) -> int:
+        return self.now_active - sum(row.active_delta for row in self._after(day))
+
+    def paying_at(self, day: date) -> int:
+        return self.now_paying - sum(row.paying_delta for row in self._after(day))
+
+    def _span(self, month: date) -> tuple[date, bool, list[_Day]]:
+        end = _add_months(month, 1) - timedelta(days=1)
+        until = min(end, self.today)
+        return until, until == end, [row for row in self.days if month <= row.day <= until]
+
+    def point(self, *, month: date) -> MonthPoint:
+        at = min(_add_months(month, 1) - timedelta(days=1), self.today)
+        return MonthPoint(
+            month=month, at=at,
+            mrr=fx.total(amounts=self.mrr_at(at), rates=self.rates.on(at),
+                         basis=fx.BASIS_AT_MONTH_END),
+            paying_customers=self.paying_at(at), active_subscriptions=self.active_at(at),
+        )
+
+    def _converted(self, rows: list[_Day], amount: Callable[[_Day], int]) -> MoneyTotal:
+        """Sum `amount` of the rows, each day's amounts converted at that day's rates."""
+        by_day: dict[date, dict[str, int]] = defaultdict(dict)
+        for row in rows:
+            by_day[row.day][row.currency] = amount(row)
+        return fx.combine(
+            totals=[fx.total(amounts=amounts, rates=self.rates.on(day),
+                             basis=fx.BASIS_AT_MOVEMENT) for day, amounts in by_day.items()],
+            currency=self.rates.reporting_currency, basis=fx.BASIS_AT_MOVEMENT,
+        )
+
+    def movements(self, *, month: date) -> MonthMovements:
+        until, complete, rows = self._span(month)
+        parts = {kind: self._converted(rows, lambda row, kind=kind: row.amounts[kind])
+                 for kind in MOVEMENTS}
+        net_new = fx.combine(
+            totals=[parts[Movement.NEW], parts[Movement.EXPANSION],
+                    parts[Movement.REACTIVATION], parts[Movement.CONTRACTION].times(-1),
+                    parts[Movement.CHURN].times(-1)],
+            currency=self.rates.reporting_currency, basis=fx.BASIS_AT_MOVEMENT,
+        )
+        counts = MovementCounts(**{kind.value: sum(row.counts[kind] for row in rows)
+                                   for kind in MOVEMENTS})
+        return MonthMovements(
+            month=month, until=until, complete=complete, new=parts[Movement.NEW],
+            expansion=parts[Movement.EXPANSION], contraction=parts[Movement.CONTRACTION],
+            churn=parts[Movement.CHURN], reactivation=parts[Movement.REACTIVATION],
+            net_new=net_new, counts=counts,
+        )
+
+    def churn(self, *, month: date) -> MonthChurn:
+        moved = self.movements(month=month)
+        start = month - timedelta(days=1)
+        currency = self.rates.reporting_currency
+        mrr_at_start = fx.total(amounts=self.mrr_at(start), rates=self.rates.on(start),
+                                basis=fx.BASIS_AT_MONTH_END)
+        lost = fx.combine(totals=[moved.churn, moved.contraction], currency=currency,
+                          basis=fx.BASIS_AT_MOVEMENT)
+        net_lost = fx.combine(
+            totals=[lost, moved.expansion.times(-1), moved.reactivation.times(-1)],
+            currency=currency, basis=fx.BASIS_AT_MOVEMENT,
+        )
+        paying = self.paying_at(start)
+        return MonthChurn(
+            month=month, until=moved.until, complete=moved.complete,
+            paying_customers_at_start=paying, churned_customers=moved.counts.churn,
+            mrr_at_start=mrr_at_start, lost_mrr=lost, net_lost_mrr=net_lost,
+            logo_churn=Rate.of(numerator=moved.counts.churn, denominator=paying),
+            gross_mrr_churn=_money_rate(lost, mrr_at_start),
+            net_mrr_churn=_money_rate(net_lost, mrr_at_start),
+        )
+
+
+def _nrr(*, end: date, months: int, rates: Rates) -> NetRevenueRetention:
+    start = _months_before(end, months)
+    then, now = _start_of(start + timedelta(days=1)), _start_of(end + timedelta(days=1))
+    # Paying at `then`: the customer's MRR, the sum of their ledger deltas, is > 0. Summed over
+    # currencies, which is only compared with 0: each currency's part is >= 0.
+    cohort = (
+        SubscriptionChange.objects.filter(occurred_at__lt=then).order_by()
+        .values("customer").annotate(mrr=Sum(_DELTA)).filter(mrr__gt=0).values("customer")
+    )
+    per_currency = (
+        SubscriptionChange.objects.filter(customer__in=cohort, occurred_at__lt=now)
+        .order_by().values("currency")
+        .annotate(then=Sum(_DELTA, filter=Q(occurred_at__lt=then)), now=Sum(_DELTA))
+    )
+    mrr_then: dict[str, int] = {}
+    mrr_now: dict[str, int] = {}
+    for row in per_currency:
+        mrr_then[row["currency"]] = row["then"] or 0
+        mrr_now[row["currency"]] = row["now"] or 0
+    then_total = fx.total(amounts=mrr_then, rates=rates, basis=fx.BASIS_TODAY)
+    now_total = fx.total(amounts=mrr_now, rates=rates, basis=fx.BASIS_TODAY)
+    return NetRevenueRetention(
+        start=start, end=end, months=months, customers=cohort.count(), mrr_then=then_total,
+        mrr_now=now_total, rate=_money_rate(now_total, then_total),
+    )
+
+
+# -- helpers --------------------------------------------------------------------------------------
+
+def _money_rate(numerator: MoneyTotal, denominator: MoneyTotal) -> Rate:
+    return Rate.of(numerator=numerator.amount, denominator=denominator.amount,
+                   currency=denominator.currency,
+                   missing_rates=numerator.missing_rates + denominator.missing_rates)
+
+
+def _missing(*results: object) -> tuple[str, ...]:
+    codes: set[str] = set()
+    for result in results:
+        codes.update(getattr(result, "missing_rates", ()))
+    return tuple(sorted(codes))
+
+
+def _start_of(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def _add_months(first: date, months: int) -> date:
+    """The first day of the month `months` after the month of `first`."""
+    index = first.year * 12 + first.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _months_before(day: date, months: int) -> date:
+    """The same day `months` months earlier (the month's last day when it is shorter)."""
+    first = _add_months(day, -months)
+    last = _add_months(first, 1) - timedelta(days=1)
+    return first.replace(day=min(day.day, last.day))
+
+
+def _check_months(months: int) -> None:
+    if not 1 <= months <= MAX_MONTHS:
+        raise ValueError(f"months must be between 1 and {MAX_MONTHS}, not {months}")
+
+
+def _first_month(*, months: int, today: date) -> date:
+    _check_months(months)
+    return _add_months(today.replace(day=1), -(months - 1))
