@@ -217,18 +217,32 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # way Django does between requests (CONN_MAX_AGE, health checks).
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Every periodic task, in one place (times of day are UTC).
 CELERY_BEAT_SCHEDULE = {
+    # Webhook events whose drain or task was lost (SUBSYNC_STUCK_EVENT_SECONDS).
     "requeue-stuck-webhook-events": {
         "task": "billing.tasks.requeue_stuck_events",
         "schedule": 60.0,
     },
+    # Chargebee events the webhooks missed.
     "poll-chargebee-events": {
         "task": "billing.tasks.poll_chargebee_events",
         "schedule": 300.0,
     },
+    # Done events past SUBSYNC_EVENT_RETENTION_DAYS.
     "prune-webhook-events": {
         "task": "billing.tasks.prune_webhook_events",
         "schedule": crontab(hour=2, minute=43),
+    },
+    # Due ContractSync rows whose flush request was lost, or whose backoff elapsed.
+    "sweep-salesforce": {
+        "task": "crm.tasks.sweep_salesforce",
+        "schedule": 60.0,
+    },
+    # Nightly comparison of Salesforce with billing (crm.tasks.reconcile_salesforce).
+    "reconcile-salesforce": {
+        "task": "crm.tasks.reconcile_salesforce",
+        "schedule": crontab(hour=3, minute=17),
     },
 }
 
@@ -309,18 +323,9 @@ SUBSYNC_SF_DEBOUNCE_SECONDS = env.float("SUBSYNC_SF_DEBOUNCE_SECONDS", default=1
 SUBSYNC_SF_USAGE_REFRESH_SECONDS = env.int("SUBSYNC_SF_USAGE_REFRESH_SECONDS", default=600)
 # How long the org's describe (is it multi-currency?) is trusted.
 SUBSYNC_SF_DESCRIBE_TTL_SECONDS = env.int("SUBSYNC_SF_DESCRIBE_TTL_SECONDS", default=3600)
-CELERY_BEAT_SCHEDULE["sweep-salesforce"] = {
-    "task": "crm.tasks.sweep_salesforce",
-    "schedule": 60.0,
-}
 # More than this many due rows are pushed through Bulk API 2.0 jobs instead of collections.
 SUBSYNC_SF_BULK_THRESHOLD = env.int("SUBSYNC_SF_BULK_THRESHOLD", default=2000)
 # Rows per Bulk API batch (each batch is three jobs: Accounts, Contracts, activation).
 SUBSYNC_SF_BULK_BATCH_SIZE = env.int("SUBSYNC_SF_BULK_BATCH_SIZE", default=10000)
 # A bulk job not finished after this long is left to Salesforce; its rows are retried later.
 SUBSYNC_SF_BULK_TIMEOUT_SECONDS = env.int("SUBSYNC_SF_BULK_TIMEOUT_SECONDS", default=600)
-# Nightly comparison of Salesforce with billing (crm.tasks.reconcile_salesforce), UTC.
-CELERY_BEAT_SCHEDULE["reconcile-salesforce"] = {
-    "task": "crm.tasks.reconcile_salesforce",
-    "schedule": crontab(hour=3, minute=17),
-}

@@ -108,3 +108,22 @@ def test_event_retention_below_a_week_is_refused(tmp_path):
     for value in ("0", "7"):
         proc = load(tmp_path, SECRET_KEY="x" * 50, SUBSYNC_EVENT_RETENTION_DAYS=value)
         assert proc.returncode == 0, proc.stderr
+
+
+def test_beat_schedule_runs_each_periodic_task_of_both_apps():
+    """One block builds the schedule; each entry names a task the worker has registered."""
+    from django.conf import settings
+
+    from subsync.celery import app
+
+    app.loader.import_default_modules()  # what a worker does at start: the apps' tasks
+    tasks = {name: entry["task"] for name, entry in settings.CELERY_BEAT_SCHEDULE.items()}
+
+    assert tasks == {
+        "requeue-stuck-webhook-events": "billing.tasks.requeue_stuck_events",
+        "poll-chargebee-events": "billing.tasks.poll_chargebee_events",
+        "prune-webhook-events": "billing.tasks.prune_webhook_events",
+        "sweep-salesforce": "crm.tasks.sweep_salesforce",
+        "reconcile-salesforce": "crm.tasks.reconcile_salesforce",
+    }
+    assert set(tasks.values()) <= set(app.tasks)
