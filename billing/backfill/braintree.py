@@ -35,7 +35,7 @@ from billing.normalized import NormalizedSubscription
 from billing.providers.base import ProviderError
 from billing.providers.braintree.api import ALL_STATUSES, PAGE_SIZE, iter_subscriptions
 from billing.providers.braintree.cache import DatabaseResolver, refresh_plans
-from billing.providers.braintree.configured import BraintreeNotConfigured, gateway_from_settings
+from billing.providers.braintree.client import BraintreeNotConfigured, gateway_from_settings
 from billing.providers.braintree.errors import BraintreeApiError, BraintreeEventError
 from billing.providers.braintree.normalize import (
     as_utc,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from billing.providers.braintree.configured import configuration_problem
+from billing.providers.braintree.client import configuration_problem
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from billing.models import WebhookEvent
 from billing.providers.braintree import intake
-from billing.providers.braintree.configured import BraintreeNotConfigured, gateway_from_settings
+from billing.providers.braintree.client import BraintreeNotConfigured, gateway_from_settings
 from billing.providers.braintree.errors import BraintreeEventError, BraintreeSignatureError
 from billing.providers.braintree.parse import dedupe_key, verify_and_read
 from billing.services.intake import store_event

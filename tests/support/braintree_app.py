@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 import braintree
 
-from billing.providers.braintree.gateway import build_gateway
+from billing.providers.braintree.client import build_gateway
 from emulator.braintree.server import FakeBraintreeServer
 from emulator.braintree.subscriptions import Customer, Keys
 

@@ -17,7 +17,7 @@ from billing.normalized import ParsedEvent
 from billing.providers.base import ProviderAdapter, ProviderError
 
 from .cache import DatabaseResolver
-from .configured import BraintreeNotConfigured, gateway_from_settings
+from .client import BraintreeNotConfigured, gateway_from_settings
 from .errors import BraintreeApiError, BraintreeEventError
 from .intake import payload_from_body
 from .parse import decode_payload, normalize_notification

@@ -2,7 +2,8 @@
 
 Both jobs need the same three settings and must fail the same clear way when they are missing
 (a backfill run by hand says what to set; the periodic poller quietly does nothing), so the
-construction lives here instead of in each caller.
+construction lives here instead of in each caller. (Braintree's counterpart is
+billing.providers.braintree.client.)
 """
 
 from __future__ import annotations

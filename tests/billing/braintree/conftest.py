@@ -9,7 +9,7 @@ import pytest
 
 from billing.normalized import NormalizedCustomer, Provider
 from billing.providers.braintree.api import PlanInfo
-from billing.providers.braintree.gateway import build_gateway
+from billing.providers.braintree.client import build_gateway
 from emulator.braintree.subscriptions import Keys
 
 T0 = datetime(2024, 3, 10, 12, 30, tzinfo=UTC)

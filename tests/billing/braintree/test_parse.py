@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from billing.normalized import ItemKind, PeriodUnit, Provider, Status
-from billing.providers.braintree.gateway import build_gateway
+from billing.providers.braintree.client import build_gateway
 from billing.providers.braintree.normalize import normalize_subscription, source_version_for
 from billing.providers.braintree.parse import (
     SUBSCRIPTION_KINDS,

@@ -1,10 +1,11 @@
-"""The settings-bound gateway: built once per set of settings, refused with what to set."""
+"""billing.providers.braintree.client, from settings: the gateway built once per set of settings,
+refused with what to set."""
 
 from __future__ import annotations
 
 import pytest
 
-from billing.providers.braintree.configured import (
+from billing.providers.braintree.client import (
     BraintreeNotConfigured,
     configuration_problem,
     gateway_from_settings,
