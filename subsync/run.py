@@ -67,6 +67,31 @@ def ensure_admin(env: dict) -> None:
         raise SystemExit(result.stderr)
 
 
+def offer_demo(env: dict) -> None:
+    """On a database without subscriptions, say how to load demo data, or load it when
+    SUBSYNC_DEMO=true, so that a first look at the dashboard has something to show."""
+    code = ("import sys;from billing.models import Subscription;"
+            "sys.exit(3 if Subscription.objects.exists() else 0)")
+    result = subprocess.run([PY, "manage.py", "shell", "-c", code], cwd=ROOT, env=env,
+                            capture_output=True, text=True)
+    if result.returncode == 3:
+        return
+    if result.returncode != 0:
+        raise SystemExit(result.stderr)
+    if env.get("SUBSYNC_DEMO", "").strip().lower() not in ("1", "true", "yes", "on"):
+        _say("no subscriptions yet: load demo data with `.venv/bin/python manage.py "
+             "seed_demo` (or start with SUBSYNC_DEMO=true)")
+        return
+    _say("SUBSYNC_DEMO=true and no subscriptions yet: loading demo data (seed_demo)")
+    try:
+        loaded = _manage("seed_demo", env=env)
+    except subprocess.CalledProcessError as exc:
+        _say(f"warning: seed_demo failed, starting without demo data: {exc.stderr.strip()}")
+        return
+    for line in loaded.stdout.splitlines():
+        _say(line.strip())
+
+
 def _spawn(cmd: list[str], *, env: dict) -> subprocess.Popen:
     """Start a child in a process group of its own: Ctrl-C in the terminal reaches only us,
     and we stop the children in order (the web first, the emulator last, so that a worker's
@@ -130,6 +155,7 @@ def main() -> int:
     for warning in check_warnings(migrated.stderr):
         _say(f"warning: {warning}")
     ensure_admin(env)
+    offer_demo(env)
     procs: dict[str, subprocess.Popen] = {}
     emulator = start_emulator(env, var_dir)
     if emulator is not None:

@@ -149,6 +149,10 @@ def test_make_run_serves_health_runs_tasks_and_stops_cleanly(tmp_path):
     # The system check's warning reaches the console; the configured provider has none.
     assert "warning: Braintree webhooks are refused" in output and "[billing.W002]" in output
     assert "billing.W001" not in output
+    # An empty database: the way to demo data is offered (once the smoke subscription exists,
+    # no longer).
+    assert "no subscriptions yet: load demo data with `.venv/bin/python manage.py seed_demo`" \
+        in output
 
     second = start(env)
     try:
@@ -156,6 +160,7 @@ def test_make_run_serves_health_runs_tasks_and_stops_cleanly(tmp_path):
     finally:
         output = stop(second, env)
     assert "created the first admin account" not in output
+    assert "load demo data" not in output
 
 
 def test_check_warnings_are_picked_out_of_a_commands_output():
@@ -170,3 +175,17 @@ def test_check_warnings_are_picked_out_of_a_commands_output():
     )
     assert check_warnings(output) == ["Braintree webhooks are refused. Set X [billing.W002]"]
     assert check_warnings("Operations to perform:\n  Apply all migrations: billing\n") == []
+
+
+def test_make_run_loads_demo_data_into_an_empty_database_when_asked(tmp_path, capsys):
+    from subsync import run
+
+    env = {**embedded_env(tmp_path, free_port()), "DEBUG": "true", "SUBSYNC_DEMO": "true"}
+    run._manage("migrate", "--noinput", env=env)
+    run.offer_demo(env)
+    loaded = capsys.readouterr().out
+    assert "[subsync] demo data loaded (seed 2024, run 1)" in loaded
+    assert "subscriptions: 300 " in loaded
+    # Not twice: the database has subscriptions now.
+    run.offer_demo(env)
+    assert capsys.readouterr().out == ""

@@ -77,18 +77,24 @@ def refresh_plans(*, gateway: braintree.BraintreeGateway,
                   now: datetime | None = None) -> list[PlanInfo]:
     """List every plan (one request) and make the plan table mirror the listing."""
     plans = list_plans(gateway)
-    now = now or timezone.now()
     with transaction.atomic():
-        for plan in plans:
-            BraintreePlan.objects.update_or_create(
-                plan_id=plan.plan_id,
-                defaults={"name": plan.name[:255], "billing_frequency": plan.billing_frequency,
-                          "price": plan.price, "currency": plan.currency.upper(),
-                          "refreshed_at": now},
-            )
+        remember_plans(plans, now=now)
         BraintreePlan.objects.exclude(plan_id__in=[plan.plan_id for plan in plans]).delete()
-    forget_plans()
     return plans
+
+
+def remember_plans(plans: list[PlanInfo], *, now: datetime | None = None) -> None:
+    """Store `plans` as read at `now` (others are left alone): a listing's rows, or the plan
+    catalogue of data that did not come through the API (billing.demo)."""
+    now = now or timezone.now()
+    for plan in plans:
+        BraintreePlan.objects.update_or_create(
+            plan_id=plan.plan_id,
+            defaults={"name": plan.name[:255], "billing_frequency": plan.billing_frequency,
+                      "price": plan.price, "currency": plan.currency.upper(),
+                      "refreshed_at": now},
+        )
+    forget_plans()
 
 
 def _plan_info(row: BraintreePlan) -> PlanInfo:
