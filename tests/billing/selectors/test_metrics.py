@@ -254,6 +254,17 @@ def test_overview_tiles_and_their_previous_period(story):
     assert any("GBP" in warning for warning in result.warnings)
 
 
+def test_dashboard_is_the_same_figures_from_one_read(story):
+    page = metrics.dashboard(today=TODAY, months=4)
+    assert page.overview == metrics.overview(today=TODAY)
+    assert list(page.mrr_series) == metrics.mrr_series(months=4, today=TODAY)
+    assert list(page.movements) == metrics.movements_by_month(months=4, today=TODAY)
+    assert list(page.churn_rates) == metrics.churn_rates_by_month(months=4, today=TODAY)
+    assert page.missing_rates == ("GBP",)
+    # One month shown: the overview still has last month and the month before.
+    assert metrics.dashboard(today=TODAY, months=1).overview == page.overview
+
+
 def test_without_any_data_every_rate_is_a_dash(settings):
     settings.SUBSYNC_REPORTING_CURRENCY = "USD"
     result = metrics.overview(today=TODAY)
@@ -285,10 +296,11 @@ def test_queries_do_not_grow_with_the_ledger(story):
         "movements_by_month": lambda: metrics.movements_by_month(today=TODAY),
         "churn_rates_by_month": lambda: metrics.churn_rates_by_month(today=TODAY),
         "nrr": lambda: metrics.nrr(today=TODAY),
+        "dashboard": lambda: metrics.dashboard(today=TODAY),
     }
     before = {name: count_queries(call) for name, call in calls.items()}
     assert before == {"overview": 5, "mrr_series": 4, "movements_by_month": 4,
-                      "churn_rates_by_month": 4, "nrr": 2}
+                      "churn_rates_by_month": 4, "nrr": 2, "dashboard": 5}
     customer = Customer.objects.create(provider="braintree", external_id="D")
     for month in range(1, 13):
         sub = Subscription.objects.create(provider="braintree", external_id=f"d{month}",
