@@ -75,11 +75,17 @@ class RateHistory:
         self.reporting_currency = reporting_currency
         self._days: dict[str, list[date]] = {}
         self._rates: dict[str, list[Decimal]] = {}
+        self._on: dict[date, Rates] = {}  # asked for once per day and movement kind
         for currency, valid_from, rate in sorted(rows):
             self._days.setdefault(currency, []).append(valid_from)
             self._rates.setdefault(currency, []).append(rate)
 
     def on(self, day: date) -> Rates:
+        if day not in self._on:
+            self._on[day] = self._rates_on(day)
+        return self._on[day]
+
+    def _rates_on(self, day: date) -> Rates:
         rates: dict[str, Decimal] = {}
         since: dict[str, date] = {}
         for currency, days in self._days.items():

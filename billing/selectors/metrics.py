@@ -7,8 +7,8 @@ Where the figures come from:
   ledger rows of the months shown are summed per day and currency in SQL, in one query; the
   Python here only walks those few aggregated rows (a few per day), never ledger rows. History
   and the current figures therefore cannot disagree.
-- NRR needs the MRR of each customer at two moments: summed per customer and currency in SQL,
-  with a window function over each customer to tell who was paying at the start.
+- NRR needs the MRR of each customer at two moments: the same subtraction per customer and
+  currency in SQL, with a window function over each customer to tell who paid at the start.
 
 Time is UTC. A figure "on day D" is its value at the end of D (before D + 1 at 00:00 UTC); a
 month's movements are those that occurred in it, up to the end of `today` for the current
@@ -356,6 +356,7 @@ def nrr(*, today: date, months: int = 12) -> NetRevenueRetention:
 # -- the ledger, aggregated ----------------------------------------------------------------------
 
 _DELTA = F("mrr_after") - F("mrr_before")
+_SQL_DELTA = "-(mrr_after - mrr_before)"  # what to add to the MRR now to go back past a change
 
 
 @dataclass(frozen=True)
@@ -513,37 +514,45 @@ class _History:
 
 
 def _nrr(*, ends: list[date], months: int, rates: Rates) -> list[NetRevenueRetention]:
-    """NRR as of each day of `ends`, from one pass over the ledger (one query).
+    """NRR as of each day of `ends` (one query).
 
-    Per customer and currency, the MRR at the end of the start day and of the end day are
-    sums of ledger deltas; a window over each customer adds their currencies up to tell who
-    was paying at the start (each currency's part is >= 0, so the sum is > 0 exactly when
-    the customer paid anything). Then sums per currency, over the paying customers only.
+    Per customer and currency, the MRR at a moment is the MRR now (`Subscription`) minus the
+    ledger deltas since that moment, so only the ledger rows of the last `months` months are
+    read. A window over each customer adds their currencies up to tell who was paying at the
+    start (each currency's part is >= 0, so the sum is > 0 exactly when the customer paid
+    anything); then sums per currency, over those customers only.
     """
-    change = SubscriptionChange._meta.db_table
-    delta = "mrr_after - mrr_before"
     moments = []
     for end in ends:
         start = _months_before(end, months)
         moments.append((start, _start_of(start + timedelta(days=1)),
                         _start_of(end + timedelta(days=1))))
-    sums, windows, totals, params = [], [], [], []
+    current, later, sums, windows, totals, params = [], [], [], [], [], []
     for i, (_, then, now) in enumerate(moments):
-        sums.append(f"SUM(CASE WHEN occurred_at < %s THEN {delta} ELSE 0 END) AS then_{i}, "
-                    f"SUM(CASE WHEN occurred_at < %s THEN {delta} ELSE 0 END) AS now_{i}")
+        current.append(f"mrr AS then_{i}, mrr AS now_{i}")
+        later.append(f"CASE WHEN occurred_at >= %s THEN {_SQL_DELTA} ELSE 0 END AS then_{i}, "
+                     f"CASE WHEN occurred_at >= %s THEN {_SQL_DELTA} ELSE 0 END AS now_{i}")
         params += [_db_datetime(then), _db_datetime(now)]
+        sums.append(f"SUM(then_{i}) AS then_{i}, SUM(now_{i}) AS now_{i}")
         windows.append(f"then_{i}, now_{i}, "
                        f"SUM(then_{i}) OVER (PARTITION BY customer_id) AS paying_{i}")
         totals.append(f"SUM(CASE WHEN paying_{i} > 0 THEN then_{i} ELSE 0 END), "
                       f"SUM(CASE WHEN paying_{i} > 0 THEN now_{i} ELSE 0 END), "
                       f"SUM(CASE WHEN paying_{i} > 0 AND first_row = 1 THEN 1 ELSE 0 END)")
-    params.append(_db_datetime(max(now for _, _, now in moments)))
+    params.append(_db_datetime(min(then for _, then, _ in moments)))
+    subscription = Subscription._meta.db_table
+    change = SubscriptionChange._meta.db_table
     sql = (
         f"SELECT currency, {', '.join(totals)} FROM ("  # noqa: S608 (no value is formatted in)
         f" SELECT currency, {', '.join(windows)},"
         f" ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY currency) AS first_row FROM ("
-        f"  SELECT customer_id, currency, {', '.join(sums)} FROM {change}"
-        f"  WHERE occurred_at < %s GROUP BY customer_id, currency"
+        f"  SELECT customer_id, currency, {', '.join(sums)} FROM ("
+        f"   SELECT customer_id, currency, {', '.join(current)} FROM {subscription}"
+        f"   WHERE mrr > 0"
+        f"   UNION ALL"
+        f"   SELECT customer_id, currency, {', '.join(later)} FROM {change}"
+        f"   WHERE occurred_at >= %s"
+        f"  ) parts GROUP BY customer_id, currency"
         f" ) per_currency"
         f") per_customer GROUP BY currency"
     )
