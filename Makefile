@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean vendor
 
 $(STAMP): requirements/base.txt requirements/dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -23,6 +23,10 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/webhooks.py
 	$(BIN)/python bench/sync.py
+
+# Refresh the vendored htmx and Chart.js in static/vendor/ (needs npm; versions pinned in the script).
+vendor:
+	python3 scripts/vendor_static.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

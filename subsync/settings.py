@@ -42,8 +42,10 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",
     "billing",
     "crm",
+    "dashboard",
 ]
 
 MIDDLEWARE = [
@@ -56,13 +58,17 @@ MIDDLEWARE = [
     # Everything needs a login unless a view is explicitly marked @login_not_required
     # (webhooks authenticate with the provider's credentials, /healthz is public).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # Dates on the dashboard in the viewer's own time zone (a cookie the browser sets).
+    "dashboard.middleware.ViewerTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "subsync.urls"
 WSGI_APPLICATION = "subsync.wsgi.application"
-LOGIN_URL = "/admin/login/"
+# The dashboard's own login page; the admin keeps its own at /admin/login/.
+LOGIN_URL = "dashboard:login"
+LOGIN_REDIRECT_URL = "dashboard:overview"
 
 TEMPLATES = [
     {
@@ -74,6 +80,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "dashboard.context.dashboard",
             ],
         },
     },
@@ -128,6 +135,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# Our CSS, JS and the vendored libraries (htmx, Chart.js): static/vendor/README.md says which.
+STATICFILES_DIRS = [BASE_DIR / "static"]
 # Serve app static files straight from the apps when `collectstatic` has not been run (make run).
 WHITENOISE_USE_FINDERS = True
 STORAGES = {

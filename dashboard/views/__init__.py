@@ -1,0 +1,1 @@
+"""Dashboard views: small functions that call selectors and services and render a template."""
