@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import zoneinfo
 from functools import lru_cache
+from urllib.parse import unquote
 
 from django.utils import timezone
 
@@ -22,6 +23,7 @@ def _known_zones() -> frozenset[str]:
 
 def viewer_zone(value: str | None) -> zoneinfo.ZoneInfo | None:
     """The zone named by `value`, or None when it is not a known IANA zone name."""
+    value = unquote(value or "")
     if not value or len(value) > 64 or value not in _known_zones():
         return None
     return zoneinfo.ZoneInfo(value)

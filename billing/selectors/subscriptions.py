@@ -192,13 +192,15 @@ def _change_entries(sub: Subscription, limit: int) -> list[TimelineEntry]:
 
 
 def _event_entry(row: dict, *, note: str = "") -> TimelineEntry:
+    # Placed when it happened at the provider (beside the ledger row it wrote); a backfill or
+    # a late retry is received long after.
     detail = row["error"] or note
-    return TimelineEntry(when=row["received_at"], kind="event",
+    return TimelineEntry(when=row["occurred_at"] or row["received_at"], kind="event",
                          title=f"Webhook: {row['event_type'] or 'event'}", detail=detail,
                          status=row["status"], event_id=row["id"])
 
 
-_EVENT_FIELDS = ("id", "event_type", "received_at", "status", "error")
+_EVENT_FIELDS = ("id", "event_type", "occurred_at", "received_at", "status", "error")
 
 
 def _event_entries(sub: Subscription, limit: int) -> list[TimelineEntry]:

@@ -82,10 +82,12 @@ def query(context, **changes):
 
 # Status words and the colour each is shown in (always with the word: never colour alone).
 _BADGES = {
-    "good": {"active", "processed", "synced", "success", "ok", "renewing"},
+    "good": {"active", "processed", "synced", "success", "ok", "renewing", "accepting", "new",
+             "expansion", "reactivation"},
     "info": {"trial", "future", "received", "processing", "pending", "started"},
-    "warn": {"past_due", "non_renewing", "rejected", "parked", "partial", "ending", "paused"},
-    "bad": {"cancelled", "failed", "churn", "expired"},
+    "warn": {"past_due", "non_renewing", "rejected", "parked", "partial", "ending", "paused",
+             "contraction"},
+    "bad": {"cancelled", "failed", "churn", "expired", "refused"},
 }
 _LABELS = {"past_due": "past due", "non_renewing": "non-renewing"}
 

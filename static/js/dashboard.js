@@ -94,6 +94,14 @@
     }
   });
 
+  // Filters left blank stay out of the URL, so a shared link shows only what was chosen.
+  document.addEventListener("htmx:configRequest", function (event) {
+    var params = event.detail.parameters;
+    Object.keys(params).forEach(function (key) {
+      if (params[key] === "") { delete params[key]; }
+    });
+  });
+
   document.addEventListener("DOMContentLoaded", function () { renderAll(document); });
   document.addEventListener("htmx:afterSwap", function (event) { renderAll(event.target); });
 })();

@@ -11,8 +11,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from billing.services.processing import claim_events
-from billing.services.requeue import requeue_stuck_events
 from billing.services.replay import select_for_replay
+from billing.services.requeue import requeue_stuck_events
 
 pytestmark = pytest.mark.django_db
 INDEX = "event_open_received_idx"
