@@ -84,9 +84,10 @@ class WebhookEventAdmin(ReadOnlyAdmin):
     date_hierarchy = "received_at"
     actions = ["replay_selected"]
 
-    # Events waiting for or in a worker's hands already are on their way: a replay would only
-    # race the worker.
-    NOT_REPLAYED = (models.WebhookEvent.State.RECEIVED, models.WebhookEvent.State.PROCESSING)
+    # Events waiting for a worker are on their way already. A `processing` one goes to
+    # replay_event, which resets it only once its worker's lease ran out (the worker died):
+    # before that a replay would race the worker.
+    NOT_REPLAYED = (models.WebhookEvent.State.RECEIVED,)
 
     def has_replay_permission(self, request) -> bool:
         """The event log stays read-only; processing an event again is an operation on it,

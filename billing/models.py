@@ -166,6 +166,10 @@ class WebhookEvent(models.Model):
     error = models.TextField(blank=True)
     traceback = models.TextField(blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # When the current (or last) attempt started: the lease of the worker holding a
+    # `processing` event. The stuck-event requeue goes by it, not by `received_at`, so an old
+    # event being retried right now is not handed out twice.
+    claimed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import InterfaceError, OperationalError, connections, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from billing.models import WebhookEvent
 from billing.services.drain import request_drain
+from billing.services.processing import lease_expired
 from subsync.db import DRIVER_TYPES, binds_server_side, server_binding_cursor
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,7 @@ log = logging.getLogger(__name__)
 State = WebhookEvent.State
 # Headers that carry credentials are never stored.
 _SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "x-api-key"})
+_RETRIED_ON_REDELIVERY = frozenset({State.FAILED, State.PROCESSING})
 
 
 def storable(text: str) -> str:
@@ -234,10 +237,11 @@ def store_event(
         def stored_row() -> WebhookEvent:
             return WebhookEvent.objects.get(pk=pk)
 
-        requeued = status == State.FAILED and not rejected_error and bool(
-            # A provider's redelivery of something we failed on is a chance to try again.
-            WebhookEvent.objects.filter(pk=pk, status=State.FAILED).update(
-                status=State.RECEIVED))
+        requeued = status in _RETRIED_ON_REDELIVERY and not rejected_error and bool(
+            # A provider's redelivery of something we failed on, or that a dead worker held
+            # (its lease ran out), is a chance to try again.
+            WebhookEvent.objects.filter(Q(status=State.FAILED) | lease_expired(), pk=pk)
+            .update(status=State.RECEIVED))
         if requeued:
             announce_on_commit(pk)
         return StoreResult(pk=pk, created=False, requeued=requeued, build=stored_row)

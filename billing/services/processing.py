@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from billing.models import WebhookEvent
@@ -59,12 +59,26 @@ def apply_parsed_events(ready: list[tuple[WebhookEvent, ParsedEvent]]) -> list[s
     ]
 
 
+def lease_expired(*, seconds: int | None = None) -> Q:
+    """`processing` events whose worker's lease has run out: their attempt started (claimed_at)
+    more than `seconds` ago (SUBSYNC_STUCK_EVENT_SECONDS, which is at least the task time
+    limit, so a worker still alive is never in this set). Rows claimed before the lease
+    existed have no claimed_at and count as expired."""
+    if seconds is None:
+        seconds = settings.SUBSYNC_STUCK_EVENT_SECONDS
+    cutoff = timezone.now() - timezone.timedelta(seconds=seconds)
+    return Q(status=State.PROCESSING) & (Q(claimed_at__lt=cutoff) | Q(claimed_at__isnull=True))
+
+
 def claim_events(*, limit: int = 1, ids: Sequence[int] | None = None) -> list[WebhookEvent]:
-    """Mark events `processing` and count the attempt; return them, oldest first.
+    """Mark events `processing`, count the attempt and start its lease; return them, oldest
+    first.
 
     Without `ids`: up to `limit` received events, skipping rows another worker is claiming
     (FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite serialises writers anyway). With `ids`:
-    those events unless they are done (a retry, a replay, a stuck event).
+    those events unless they are done or another worker holds them (a retry, a replay, a
+    stuck event whose lease ran out): a second task for the same event, sent by two runs of
+    the stuck-event requeue, finds it held and leaves it alone.
     """
     with transaction.atomic():
         # Processing needs neither the stored headers nor an earlier error: not loading them
@@ -72,17 +86,20 @@ def claim_events(*, limit: int = 1, ids: Sequence[int] | None = None) -> list[We
         rows = (WebhookEvent.objects.select_for_update(skip_locked=True)
                 .defer("headers", "error", "traceback"))
         if ids is not None:
-            rows = rows.filter(pk__in=list(ids)).exclude(status__in=DONE).order_by("pk")
+            rows = (rows.filter(pk__in=list(ids)).exclude(status__in=DONE)
+                    .filter(~Q(status=State.PROCESSING) | lease_expired()).order_by("pk"))
         else:
             rows = rows.filter(status=State.RECEIVED).order_by("received_at")[:limit]
         claimed = list(rows)
+        now = timezone.now()
         if claimed:
             WebhookEvent.objects.filter(pk__in=[event.pk for event in claimed]).update(
-                status=State.PROCESSING, attempts=F("attempts") + 1,
+                status=State.PROCESSING, attempts=F("attempts") + 1, claimed_at=now,
             )
     for event in claimed:
         event.status = State.PROCESSING
         event.attempts += 1
+        event.claimed_at = now
     return claimed
 
 

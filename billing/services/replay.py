@@ -7,6 +7,7 @@ same path as a fresh delivery: the ordering rule makes replays of old events har
 
 `rejected` events (authenticated, but unusable as sent) are never picked by filters: replaying
 them is only useful after a code change for that very body, so it takes naming them by id.
+A `processing` event is replayed only once its worker's lease ran out (the worker died).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from django.db.models import QuerySet
 
 from billing.models import WebhookEvent
 from billing.services.intake import announce_on_commit
-from billing.services.processing import EventProcessingError, process_event
+from billing.services.processing import EventProcessingError, lease_expired, process_event
 
 State = WebhookEvent.State
 
@@ -72,16 +73,21 @@ def replay_event(*, event: WebhookEvent, inline: bool = False) -> ReplayOutcome:
     whose status changed since it was selected (a worker got to it) is left alone.
     """
     previous = event.status
+    unchanged = WebhookEvent.objects.filter(pk=event.pk, status=previous)
+    if previous == State.PROCESSING:
+        # Only once its worker's lease ran out (the worker died): before that, a reset
+        # would race a worker that is still applying it.
+        unchanged = unchanged.filter(lease_expired())
     with transaction.atomic():
-        reset = WebhookEvent.objects.filter(pk=event.pk, status=previous).update(
-            status=State.RECEIVED, attempts=0,
-        )
+        reset = unchanged.update(status=State.RECEIVED, attempts=0)
         if reset and not inline:
             announce_on_commit(event.pk)
     if not reset:
         current = WebhookEvent.objects.values_list("status", flat=True).get(pk=event.pk)
+        error = ("a worker is processing it now; left alone" if current == previous
+                 else "changed while selected; left alone")
         return ReplayOutcome(event=event, previous_status=previous, status=current,
-                             error="changed while selected; left alone")
+                             error=error)
     if not inline:
         return ReplayOutcome(event=event, previous_status=previous, status=State.RECEIVED)
     try:

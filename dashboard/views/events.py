@@ -48,7 +48,9 @@ def event_page(request, pk: int):
 @action(REPLAY_EVENTS)
 def replay(request, pk: int):
     event = get_object_or_404(WebhookEvent, pk=pk)
-    if event.status in (WebhookEvent.State.RECEIVED, WebhookEvent.State.PROCESSING):
+    # A `processing` event goes on to replay_event, which takes it only if its worker's
+    # lease ran out (a dead worker) and otherwise says a worker has it.
+    if event.status == WebhookEvent.State.RECEIVED:
         messages.info(request, f"Event {event.event_id} is already waiting to be processed "
                                f"({event.status}); nothing to replay.")
         return redirect("dashboard:event", pk=pk)

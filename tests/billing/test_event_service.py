@@ -149,7 +149,8 @@ def test_stuck_events_are_requeued(monkeypatch):
                         lambda name, args=None, **options: tasks.append((name, args)))
     waiting, claimed = store("ev_a").event, store("ev_b").event
     processing.claim_events(ids=[claimed.pk])
-    WebhookEvent.objects.update(received_at=waiting.received_at - timedelta(minutes=10))
+    WebhookEvent.objects.update(received_at=waiting.received_at - timedelta(minutes=10),
+                                claimed_at=waiting.received_at - timedelta(minutes=10))
     drain.request_drain()  # a drain was requested earlier, and lost
     tasks.clear()
     assert requeue.requeue_stuck_events(older_than_seconds=300) == 2
