@@ -545,11 +545,17 @@ class Schema:
         multi_currency: bool = False,
         currencies: tuple[str, ...] = DEFAULT_CURRENCIES,
         corporate_currency: str = "USD",
+        revenue_schedules: bool = True,
     ) -> Schema:
-        """A correctly set-up org: standard fields plus the subsync custom fields."""
+        """A correctly set-up org: standard fields plus the subsync custom fields; products,
+        price books and opportunities too (emulator.salesforce.products), with revenue
+        schedules enabled unless `revenue_schedules` is False."""
+        from .products import objects
+
         currency = _currency_field(currencies, corporate_currency) if multi_currency else None
         return cls(
-            [account(currency), contract(currency)],
+            [account(currency), contract(currency),
+             *objects(currency, revenue_schedules=revenue_schedules)],
             multi_currency=multi_currency,
             corporate_currency=corporate_currency,
         )

@@ -19,6 +19,12 @@ KEY_PREFIXES = {
     "Organization": "00D",
     "Job": "750",
     "QueryLocator": "01g",
+    "Product2": "01t",
+    "Pricebook2": "01s",
+    "PricebookEntry": "01u",
+    "Opportunity": "006",
+    "OpportunityLineItem": "00k",
+    "OpportunityLineItemSchedule": "00o",
 }
 
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"

@@ -16,7 +16,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import ids, rules
+from . import ids, products, rules
 from .describe import Field, Schema, SObject
 from .errors import SfError
 from .faults import FaultBook
@@ -93,6 +93,7 @@ class Org:
         if state_path is not None:
             self._load(state_path)
             self.persister = Persister(state_path, self.snapshot)
+        products.seed(self)
 
     # identity and time -----------------------------------------------------------------
 
@@ -239,6 +240,7 @@ class Org:
         now = self.now()
         record.update(IsDeleted=True, LastModifiedDate=now, SystemModstamp=now)
         self.store.put(sobj.name, record, journal)
+        products.cascade_delete(self, sobj.name, record, journal)
         self.touch()
         return Outcome(id=existing["Id"])
 
@@ -250,13 +252,17 @@ class Org:
         record = dict(existing) if existing else {}
         record.update(changes.values)
         op = rules.UPDATE if existing else rules.CREATE
-        errors = rules.validate(self, sobj, existing, record, changes, op)
+        errors = rules.validate(self, sobj, existing, record, changes, op) or products.validate(
+            self, sobj.name, existing, record, changes.values)
         if errors:
             return Outcome(errors=errors)
         if existing is None:
             record["Id"] = self.new_id(sobj.name)
         rules.derive(self, sobj, existing, record, self.now())
+        others = products.derive(self, sobj.name, existing, record, changes.values)
         self.store.put(sobj.name, record, journal)
+        for name, other in others:
+            self.store.put(name, other, journal)
         self.touch()
         return Outcome(id=record["Id"], created=existing is None)
 
@@ -294,6 +300,7 @@ class Org:
             self.call_total = 0
             self.api_used = 0
             self.token_requests = 0
+            products.seed(self)
             self.touch()
 
     def snapshot(self) -> dict:

@@ -184,17 +184,20 @@ class EmulatorServer:
         multi_currency: bool = False,
         currencies: tuple[str, ...] = DEFAULT_CURRENCIES,
         corporate_currency: str = "USD",
+        revenue_schedules: bool = True,
         page_size: int = 2000,
         credentials: Credentials | None = None,
         session_lifetime: float | None = None,
         drop_fields: tuple[str, ...] = (),
         alter_fields: dict[str, dict] | None = None,
+        contract_status_default: str | None = "Draft",
         log_requests: bool = False,
     ):
         schema = Schema.standard(
             multi_currency=multi_currency,
             currencies=tuple(currencies),
             corporate_currency=corporate_currency,
+            revenue_schedules=revenue_schedules,
         )
         for target in drop_fields:
             sobject, _, field_name = target.partition(".")
@@ -202,6 +205,11 @@ class EmulatorServer:
         for target, attributes in (alter_fields or {}).items():
             sobject, _, field_name = target.partition(".")
             schema.alter_field(sobject, field_name, **attributes)
+        if contract_status_default != "Draft":
+            # An org whose Status picklist defaults to another value, or (None) to nothing:
+            # then Status is required on insert, as on a real org without a default.
+            schema.alter_field("Contract", "Status", default=contract_status_default,
+                               defaulted_on_create=contract_status_default is not None)
         self.org = Org(
             schema=schema,
             credentials=credentials or Credentials(),

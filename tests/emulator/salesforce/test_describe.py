@@ -17,7 +17,9 @@ def test_old_versions_are_not_found(api):
 
 def test_global_describe_lists_the_objects(sf):
     names = {o["name"]: o["keyPrefix"] for o in sf.describe()["sobjects"]}
-    assert names == {"Account": "001", "Contract": "800"}
+    assert names == {"Account": "001", "Contract": "800", "Product2": "01t", "Pricebook2": "01s",
+                     "PricebookEntry": "01u", "Opportunity": "006", "OpportunityLineItem": "00k",
+                     "OpportunityLineItemSchedule": "00o"}
 
 
 def test_account_describe(sf):
@@ -103,6 +105,6 @@ def test_broken_org_shows_in_describe(start_emulator):
 
 
 def test_unknown_object_is_not_found(api):
-    response = api.get("/sobjects/Opportunity/describe")
+    response = api.get("/sobjects/Lead/describe")
     assert response.status_code == 404
     assert response.json()[0]["errorCode"] == "NOT_FOUND"

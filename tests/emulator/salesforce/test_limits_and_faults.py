@@ -136,7 +136,9 @@ def test_fault_validation(emu):
 def test_control_api(api, emu):
     api.patch(f"/sobjects/Account/{EXT}/chargebee:a", json={"Name": "A"})
     state = api.control("GET", "state").json()
-    assert state["counts"] == {"Account": 1, "Contract": 0}
+    assert state["counts"] == {"Account": 1, "Contract": 0, "Product2": 0, "Pricebook2": 1,
+                               "PricebookEntry": 0, "Opportunity": 0, "OpportunityLineItem": 0,
+                               "OpportunityLineItemSchedule": 0}  # the standard price book
     assert state["call_count"] == 1
     assert state["api_usage"] == {"used": 1, "max": 15000}
 
@@ -174,7 +176,8 @@ def test_control_api(api, emu):
     assert "Subsync_Plan__c" not in fields
 
     reset = api.control("POST", "reset").json()
-    assert reset["counts"] == {"Account": 0, "Contract": 0} and reset["call_count"] == 0
+    assert reset["call_count"] == 0
+    assert {name: n for name, n in reset["counts"].items() if n} == {"Pricebook2": 1}
 
 
 def test_concurrent_upserts_are_consistent(emu):

@@ -130,7 +130,7 @@ def test_relationship_field_and_date_filters(api, sf):
     ("soql", "code"),
     [
         ("SELECT Nope__c FROM Account", "INVALID_FIELD"),
-        ("SELECT Id FROM Opportunity", "INVALID_TYPE"),
+        ("SELECT Id FROM Lead", "INVALID_TYPE"),
         ("SELECT Id FROM Contract WHERE StartDate = '2024-01-01'", "INVALID_FIELD"),
         ("SELECT Id FROM Contract WHERE ContractTerm = '12'", "INVALID_FIELD"),
         ("SELECT Id FROM Account WHERE Name = Acme", "INVALID_FIELD"),
