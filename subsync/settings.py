@@ -11,6 +11,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -46,15 +47,20 @@ INSTALLED_APPS = [
     "billing",
     "crm",
     "dashboard",
+    "axes",  # login lockouts (Accounts and sessions below)
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Sessions end after SUBSYNC_SESSION_IDLE_SECONDS without a request, and at the latest
+    # SESSION_COOKIE_AGE after the login.
+    "subsync.sessions.SessionTimeoutMiddleware",
     # Everything needs a login unless a view is explicitly marked @login_not_required
     # (webhooks authenticate with the provider's credentials, /healthz is public).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
@@ -62,6 +68,8 @@ MIDDLEWARE = [
     "dashboard.middleware.ViewerTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a refused login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "subsync.urls"
@@ -147,7 +155,11 @@ STORAGES = {
 # --- Security -------------------------------------------------------------------------------
 # TLS usually ends at the proxy: redirecting is opt-in, the rest follows DEBUG.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Trust X-Forwarded-Proto (is this request HTTPS?) and X-Forwarded-For (the client address, for
+# login lockouts) only when a proxy in front of us sets them; a client that reaches the app
+# directly could claim anything.
+SUBSYNC_BEHIND_PROXY = env.bool("SUBSYNC_BEHIND_PROXY", default=False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if SUBSYNC_BEHIND_PROXY else None
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SESSION_COOKIE_HTTPONLY = True
@@ -156,6 +168,44 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Only our own static files: no inline scripts or styles, no CDN (templates/dashboard/ keeps
+# chart data in <script type="application/json">, which is not executed).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "form-action": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+    },
+}
+
+# --- Accounts and sessions ------------------------------------------------------------------
+# A session lasts at most this long after the login, and ends after this long without a request.
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=12 * 3600)
+SUBSYNC_SESSION_IDLE_SECONDS = env.int("SUBSYNC_SESSION_IDLE_SECONDS", default=2 * 3600)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = env.bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", default=False)
+# django-axes: after AXES_FAILURE_LIMIT failed logins for one username, or from one address, that
+# username or address is locked out (the dashboard login and the admin alike) for
+# AXES_COOLOFF_HOURS, or until an admin deletes the lockout under Axes > Access attempts.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=1.0)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "dashboard/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "subsync.sessions.client_ip"
+# Failed attempts are what axes needs; successful logins are not kept.
+AXES_DISABLE_ACCESS_LOG = True
+
 # Webhook bodies are capped at 1 MiB by the views; Django's own cap must not be lower.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
