@@ -39,6 +39,7 @@ CONTRACT_FIELDS = (
 # Set by the engine under Salesforce's Contract rules; never renamed, never an extra.
 RULED_FIELDS = frozenset({"Id", "AccountId", "Status", "CurrencyIsoCode"})
 ACTIVATED = "Activated"
+DRAFT = "Draft"
 # The Subsync_Status__c picklist (docs/architecture.md); other statuses are sent empty.
 SUBSYNC_STATUS_VALUES = frozenset(
     {"trial", "active", "past_due", "non_renewing", "paused", "cancelled", "expired"}
@@ -338,13 +339,18 @@ def build_payload(
 def contract_body(payload: Payload, *, account_id: str, activated: bool) -> dict[str, Any]:
     """The Contract record to upsert, given what Salesforce already holds.
 
-    Status is never sent here (a new contract is created Draft and activated by a separate
-    update; Terminated/Expired cannot be set through the API). An Activated contract's
-    AccountId and currency are read-only, so they are sent only while it is not Activated.
+    A contract not known to be Activated is sent with `Status: Draft`: a new one must be
+    created Draft (and is activated by a separate update), and counting on the org's
+    picklist default fails an org whose default is another value, or none (then Status is
+    required on insert); on an existing Draft it changes nothing. An Activated contract gets
+    no Status (it cannot go back to Draft; Terminated/Expired cannot be set through the API),
+    and its AccountId and currency are read-only, so they are sent only while it is not
+    Activated.
     """
     body = dict(payload.contract)
     if activated:
         body.pop("CurrencyIsoCode", None)
     else:
         body["AccountId"] = account_id
+        body["Status"] = DRAFT
     return body

@@ -356,21 +356,45 @@ def _push_contracts(batch: _Batch, items: list[_Item]) -> None:
     todo = [item for item in items if item.error is None]
     if not todo:
         return
-    records = [
-        mapping.contract_body(item.payload, account_id=item.account_id,
-                              activated=item.row.sf_contract_status == ACTIVATED)
-        for item in todo
-    ]
-    results = _write(batch, operation="upsert", sobject=mapping.CONTRACT,
-                          refs=[item.payload.contract_ref for item in todo], records=records,
-                          external_field=batch.fields.contract_external_field)
+    activated = {id(item): item.row.sf_contract_status == ACTIVATED for item in todo}
+    results = _upsert_contracts(batch, todo, activated)
+    # What we knew of a contract can be out of date: Salesforce holds it Activated although
+    # the row never learnt so (a worker killed after the activation, before its commit), or
+    # it was deleted there. Then our Status (Draft to an Activated one; none on a create)
+    # is refused: send those once more on the other assumption.
+    mistaken = [item for item, result in zip(todo, results, strict=True)
+                if not result.success and _status_refused(result.error)]
+    if mistaken and not batch.report.stopped:
+        for item in mistaken:
+            activated[id(item)] = not activated[id(item)]
+        retried = dict(zip(map(id, mistaken), _upsert_contracts(batch, mistaken, activated),
+                           strict=True))
+        results = [retried.get(id(item), result) for item, result in zip(todo, results,
+                                                                         strict=True)]
     for item, result in zip(todo, results, strict=True):
         if not result.success:
             item.error = _about(result.error, f"Contract {item.payload.contract_ref}")
             continue
         item.contract_id = result.id or item.contract_id
         if result.created:
-            item.contract_status = "Draft"
+            item.contract_status = mapping.DRAFT
+        elif activated[id(item)] and item.contract_status != ACTIVATED:
+            item.contract_status = ACTIVATED  # learnt from the refused Draft
+
+
+def _upsert_contracts(batch: _Batch, items: list[_Item],
+                      activated: dict[int, bool]) -> list[RecordResult]:
+    records = [mapping.contract_body(item.payload, account_id=item.account_id,
+                                     activated=activated[id(item)]) for item in items]
+    return _write(batch, operation="upsert", sobject=mapping.CONTRACT,
+                  refs=[item.payload.contract_ref for item in items], records=records,
+                  external_field=batch.fields.contract_external_field)
+
+
+def _status_refused(error: SalesforceError | None) -> bool:
+    """Salesforce refused the Contract's Status (or its missing Status) as sent."""
+    return (error is not None and "Status" in error.fields
+            and error.code in ("FIELD_INTEGRITY_EXCEPTION", "REQUIRED_FIELD_MISSING"))
 
 
 def _activate(batch: _Batch, items: list[_Item]) -> None:

@@ -86,6 +86,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="OBJECT.FIELD",
         help="broken org: the field is not an external id (repeatable)",
     )
+    status_default = parser.add_mutually_exclusive_group()
+    status_default.add_argument(
+        "--require-contract-status",
+        dest="contract_status_default",
+        action="store_const",
+        const=None,
+        default="Draft",
+        help="the Contract Status picklist has no default: Status is required on insert",
+    )
+    status_default.add_argument(
+        "--contract-status-default",
+        dest="contract_status_default",
+        metavar="VALUE",
+        help="the Contract Status picklist's default (Draft unless set)",
+    )
     parser.add_argument("--log-requests", action="store_true")
     return parser.parse_args(argv)
 
@@ -114,6 +129,7 @@ def build(args: argparse.Namespace) -> EmulatorServer:
         ),
         drop_fields=_field_list(args.drop_field),
         alter_fields=alter,
+        contract_status_default=args.contract_status_default,
         log_requests=args.log_requests,
     )
 

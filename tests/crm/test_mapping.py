@@ -129,7 +129,8 @@ def test_contract_body_sends_account_and_currency_only_before_activation():
     assert draft["AccountId"] == "001A" and draft["CurrencyIsoCode"] == "EUR"
     active = mapping.contract_body(payload, account_id="001A", activated=True)
     assert "AccountId" not in active and "CurrencyIsoCode" not in active
-    assert "Status" not in draft and "Status" not in active
+    # Draft said explicitly (never the org's picklist default); an Activated one gets none.
+    assert draft["Status"] == "Draft" and "Status" not in active
 
 
 def test_digest_changes_with_content_only():

@@ -167,3 +167,46 @@ def test_account_with_contracts_cannot_be_deleted(api, account_id):
     _draft(api, account_id)
     response = api.delete(f"/sobjects/Account/{account_id}")
     assert errors_of(response) == ["DELETE_FAILED"]
+
+
+def test_an_org_without_a_status_default_requires_status_on_insert(start_emulator):
+    """--require-contract-status: as strict as a real org whose picklist has no default."""
+    emu = start_emulator(contract_status_default=None)
+    api = Api(emu)
+    account = api.patch("/sobjects/Account/Subsync_Customer_Id__c/chargebee:c1",
+                        json={"Name": "Acme"}).json()["id"]
+
+    missing = _draft(api, account)
+    assert missing.status_code == 400
+    assert errors_of(missing) == ["REQUIRED_FIELD_MISSING"]
+    assert missing.json()[0]["fields"] == ["Status"]
+
+    created = _draft(api, account, Status="Draft")
+    assert created.status_code == 201, created.text
+    # Once the record exists, an update need not repeat it.
+    assert _draft(api, account, ContractTerm=6).status_code == 200
+    describe = api.get("/sobjects/Contract/describe").json()["fields"]
+    [status] = [f for f in describe if f["name"] == "Status"]
+    assert status["defaultedOnCreate"] is False and status["nillable"] is False
+
+
+def test_an_org_with_another_status_default_applies_it(start_emulator):
+    emu = start_emulator(contract_status_default="In Approval Process")
+    api = Api(emu)
+    account = api.patch("/sobjects/Account/Subsync_Customer_Id__c/chargebee:c1",
+                        json={"Name": "Acme"}).json()["id"]
+    created = _draft(api, account)
+    assert emu.record("Contract", created.json()["id"])["Status"] == "In Approval Process"
+    explicit = _draft(api, account, sub="chargebee:s2", Status="Draft")
+    assert emu.record("Contract", explicit.json()["id"])["Status"] == "Draft"
+
+
+def test_the_command_line_sets_the_status_default():
+    from emulator.salesforce.__main__ import parse_args
+
+    assert parse_args([]).contract_status_default == "Draft"
+    assert parse_args(["--require-contract-status"]).contract_status_default is None
+    assert parse_args(["--contract-status-default", "In Approval Process"]
+                      ).contract_status_default == "In Approval Process"
+    with pytest.raises(SystemExit):
+        parse_args(["--require-contract-status", "--contract-status-default", "Draft"])
