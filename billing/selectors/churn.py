@@ -145,7 +145,7 @@ class ChurnReport:
                 f"totals in {self.lost_mrr.currency}."]
 
 
-class _Sums:
+class DailySums:
     """Money grouped by a key, converted day by day at that day's rates."""
 
     def __init__(self, history: fx.RateHistory):
@@ -167,7 +167,7 @@ class _Sums:
                           basis=fx.BASIS_AT_MOVEMENT)
 
 
-def _grouped(queryset, key: str, amount: str, **extra):
+def grouped_by_day(queryset, key: str, amount: str, **extra):
     return (queryset.annotate(day=TruncDate("occurred_at", tzinfo=dt.UTC), **extra)
             .order_by().values(key, "day", "currency")
             .annotate(amount=Sum(amount), n=Count("id")))
@@ -178,18 +178,18 @@ def churn_report(*, filters: ChurnFilters) -> ChurnReport:
     history = fx.rate_history(until=_month_after(filters.last_month) - dt.timedelta(days=1))
     churned = _churned(filters)
     month = {"month": TruncMonth("occurred_at", tzinfo=dt.UTC)}
-    by_month, by_reason, by_plan, contraction = (_Sums(history) for _ in range(4))
-    for row in _grouped(churned, "month", "mrr_before", **month):
+    by_month, by_reason, by_plan, contraction = (DailySums(history) for _ in range(4))
+    for row in grouped_by_day(churned, "month", "mrr_before", **month):
         by_month.add(_as_date(row["month"]), day=row["day"], currency=row["currency"],
                      amount=row["amount"] or 0, count=row["n"])
-    for row in _grouped(churned, "reason", "mrr_before", reason=_reason()):
+    for row in grouped_by_day(churned, "reason", "mrr_before", reason=_reason()):
         by_reason.add(row["reason"], day=row["day"], currency=row["currency"],
                       amount=row["amount"] or 0, count=row["n"])
-    for row in _grouped(churned, "subscription__plan_id", "mrr_before"):
+    for row in grouped_by_day(churned, "subscription__plan_id", "mrr_before"):
         by_plan.add(row["subscription__plan_id"], day=row["day"], currency=row["currency"],
                     amount=row["amount"] or 0, count=row["n"])
     contractions = _changes(filters).filter(movement=Movement.CONTRACTION)
-    for row in _grouped(contractions, "month", "movement_amount", **month):
+    for row in grouped_by_day(contractions, "month", "movement_amount", **month):
         contraction.add(_as_date(row["month"]), day=row["day"], currency=row["currency"],
                         amount=row["amount"] or 0, count=row["n"])
     customers = {_as_date(row["month"]): row["n"] for row in churned.annotate(**month)
@@ -212,7 +212,7 @@ def _as_date(value) -> dt.date:
     return value.date() if isinstance(value, dt.datetime) else value
 
 
-def _ranked(sums: _Sums) -> tuple[ChurnGroup, ...]:
+def _ranked(sums: DailySums) -> tuple[ChurnGroup, ...]:
     groups = [ChurnGroup(key=key or "", subscriptions=sums.counts[key], lost_mrr=sums.total(key))
               for key in sums.parts]
     groups.sort(key=lambda g: (g.lost_mrr.amount is None, -(g.lost_mrr.amount or 0),

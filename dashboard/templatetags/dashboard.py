@@ -171,3 +171,15 @@ def trend(value, good_when="up"):
         return ""
     rising = value > 0
     return "up" if rising == (good_when == "up") else "down"
+
+
+@register.filter
+def money_signed_full(amount, currency):
+    """A gain with its sign and the currency's decimals: "+$12.50"."""
+    return formatting.format_money(amount, currency, signed=True)
+
+
+@register.filter
+def money_signed_neg(amount, currency):
+    """A loss stored as a positive amount, shown as one, with a minus sign."""
+    return formatting.format_money(-amount if amount else amount, currency, signed=True)

@@ -23,7 +23,7 @@ def targets(subscription, failed_sync, failed_event):
     """URL name -> kwargs, for every dashboard pattern."""
     return {
         "overview": {}, "login": {}, "logout": {}, "definitions": {}, "renewals": {},
-        "renewals-csv": {}, "churn": {}, "subscriptions": {},
+        "renewals-csv": {}, "churn": {}, "movements": {}, "subscriptions": {},
         "subscription": {"pk": subscription.pk}, "subscription-push": {"pk": subscription.pk},
         "sync": {}, "sync-retry-all": {}, "sync-retry": {"pk": failed_sync.pk},
         "sync-park": {"pk": failed_sync.pk}, "sync-unpark": {"pk": failed_sync.pk},
