@@ -181,3 +181,20 @@ def test_the_movements_page_lists_the_rows_behind_a_figure(login, viewer, subscr
     assert "Acme Ltd" in page
     assert "+$120.00" in page
     assert '<span class="badge good">new</span>' in page
+
+
+def test_every_link_into_the_definitions_lands_on_a_heading(login, viewer):
+    import re
+    from pathlib import Path
+
+    from django.conf import settings
+
+    page = login(viewer).get(reverse("dashboard:definitions")).content.decode()
+    headings = set(re.findall(r'<h[1-6] id="([^"]+)"', page))
+    templates = Path(settings.BASE_DIR, "templates").rglob("*.html")
+    anchors = {anchor for path in templates
+               for anchor in re.findall(r"definitions' %}#([a-z0-9-]+)|defs }}#([a-z0-9-]+)",
+                                        path.read_text())
+               for anchor in anchor if anchor}
+    assert anchors  # the pages do link to definitions
+    assert anchors <= headings, anchors - headings
