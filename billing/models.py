@@ -240,6 +240,48 @@ class SubscriptionChange(models.Model):
         return f"{self.subscription} {self.status_before}->{self.status_after} {self.movement}"
 
 
+# Subscriptions counted as active (they are the ones that count towards MRR, trials aside).
+ACTIVE_STATUSES = (Status.ACTIVE.value, Status.PAST_DUE.value, Status.NON_RENEWING.value)
+
+
+class LedgerDay(models.Model):
+    """The ledger summed per day (UTC) and currency: what the metrics read instead of the ledger.
+
+    Why: the dashboard's history is "now minus the changes since", summed per day and currency;
+    summing a million ledger rows on every page view took over a second, reading a few thousand
+    of these takes milliseconds. Written only by billing.services.ledger_days, in the same
+    transaction as the ledger rows it adds up (so the two never disagree), and rebuilt from the
+    ledger by rebuild_ledger_days(). Each column is the sum, over the ledger rows of that day
+    and currency, of: mrr_after - mrr_before (`mrr_delta`); +1 for a subscription that became
+    active, -1 for one that stopped being (`active_delta`, ACTIVE_STATUSES); and per movement
+    kind, its movement_amount and a count of rows.
+    """
+
+    day = models.DateField()
+    currency = models.CharField(max_length=3)
+    mrr_delta = models.BigIntegerField(default=0)
+    active_delta = models.IntegerField(default=0)
+    new_amount = models.BigIntegerField(default=0)
+    new_count = models.IntegerField(default=0)
+    expansion_amount = models.BigIntegerField(default=0)
+    expansion_count = models.IntegerField(default=0)
+    contraction_amount = models.BigIntegerField(default=0)
+    contraction_count = models.IntegerField(default=0)
+    churn_amount = models.BigIntegerField(default=0)
+    churn_count = models.IntegerField(default=0)
+    reactivation_amount = models.BigIntegerField(default=0)
+    reactivation_count = models.IntegerField(default=0)
+
+    class Meta:
+        ordering = ["day", "currency"]
+        constraints = [
+            models.UniqueConstraint(fields=["day", "currency"], name="ledger_day_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.currency} {self.mrr_delta:+d}"
+
+
 def validate_positive_rate(value: Decimal) -> None:
     if value is not None and value <= 0:
         raise ValidationError("A rate must be greater than 0.", code="rate_not_positive")

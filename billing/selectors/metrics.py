@@ -4,11 +4,11 @@ Where the figures come from:
 - Now: `Subscription`, whose `mrr` is already the effective MRR. Summed per currency in SQL.
 - History: the ledger (`SubscriptionChange`). Each subscription's MRR is the sum of its ledger
   deltas, so a value at an earlier moment is the value now minus the changes since then. The
-  ledger rows of the months shown are summed per day and currency in SQL, in one query; the
-  Python here only walks those few aggregated rows (a few per day), never ledger rows. History
-  and the current figures therefore cannot disagree.
-- NRR needs the MRR of each customer at two moments: the same subtraction per customer and
-  currency in SQL, with a window function over each customer to tell who paid at the start.
+  ledger's sums per day and currency are kept by its writer in `LedgerDay` (the same
+  transaction), so the months shown are a few thousand rows, never a million; the Python here
+  only walks those. History and the current figures therefore cannot disagree.
+- NRR needs who was paying at the start: the total MRR then (LedgerDay) minus, at the end,
+  the customers who were not (first paid since, or came back since from 0): see _nrr().
 
 Time is UTC. A figure "on day D" is its value at the end of D (before D + 1 at 00:00 UTC); a
 month's movements are those that occurred in it, up to the end of `today` for the current
@@ -29,16 +29,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import connection
-from django.db.models import Case, Count, F, IntegerField, Q, Sum, Value, When
-from django.db.models.functions import TruncDate
+from django.db.models import Count, F, Q, Sum
 
-from billing.models import Movement, Subscription, SubscriptionChange
-from billing.normalized import Status
+from billing.models import ACTIVE_STATUSES, LedgerDay, Movement, Subscription, SubscriptionChange
 from billing.selectors import fx
 from billing.selectors.fx import MoneyTotal, RateHistory, Rates
 
-# Subscriptions counted as active (they are the ones that count towards MRR, trials aside).
-ACTIVE_STATUSES = (Status.ACTIVE.value, Status.PAST_DUE.value, Status.NON_RENEWING.value)
 MOVEMENTS = (Movement.NEW, Movement.EXPANSION, Movement.CONTRACTION, Movement.CHURN,
              Movement.REACTIVATION)
 MAX_MONTHS = 120  # a bound on what one request may ask for
@@ -269,7 +265,7 @@ def overview(*, today: date) -> Overview:
 
 
 def dashboard(*, today: date, months: int = 12) -> Dashboard:
-    """Everything the Overview page shows, from one read of the ledger (5 queries): the same
+    """Everything the Overview page shows, from one read of LedgerDay (5 queries): the same
     figures as overview(), mrr_series(), movements_by_month() and churn_rates_by_month()."""
     first = _first_month(months=months, today=today)
     since = min(first, _add_months(today.replace(day=1), -2))
@@ -361,7 +357,7 @@ _SQL_DELTA = "-(mrr_after - mrr_before)"  # what to add to the MRR now to go bac
 
 @dataclass(frozen=True)
 class _Day:
-    """The ledger changes of one day in one currency, summed in SQL."""
+    """The ledger changes of one day in one currency (a LedgerDay row)."""
 
     day: date
     currency: str
@@ -399,32 +395,12 @@ class _History:
             active=Count("id", filter=Q(status__in=ACTIVE_STATUSES)),
             paying=Count("customer", distinct=True, filter=Q(mrr__gt=0)),
         )
-        was_active = Q(status_before__in=ACTIVE_STATUSES)
-        is_active = Q(status_after__in=ACTIVE_STATUSES)
-        per_kind = {}
-        for kind in MOVEMENTS:
-            per_kind[f"{kind.value}_amount"] = Sum("movement_amount", filter=Q(movement=kind))
-            per_kind[f"{kind.value}_count"] = Count("id", filter=Q(movement=kind))
-        rows = (
-            SubscriptionChange.objects.filter(occurred_at__gte=_start_of(since))
-            .annotate(day=TruncDate("occurred_at", tzinfo=UTC))
-            .order_by().values("day", "currency")
-            .annotate(
-                delta=Sum(_DELTA),
-                active_delta=Sum(Case(
-                    When(is_active & ~was_active, then=Value(1)),
-                    When(was_active & ~is_active, then=Value(-1)),
-                    default=Value(0), output_field=IntegerField(),
-                )),
-                **per_kind,
-            )
-        )
         days = [
-            _Day(day=row["day"], currency=row["currency"], delta=row["delta"] or 0,
-                 amounts={kind: row[f"{kind.value}_amount"] or 0 for kind in MOVEMENTS},
-                 counts={kind: row[f"{kind.value}_count"] for kind in MOVEMENTS},
-                 active_delta=row["active_delta"] or 0)
-            for row in rows
+            _Day(day=row.day, currency=row.currency, delta=row.mrr_delta,
+                 amounts={kind: getattr(row, f"{kind.value}_amount") for kind in MOVEMENTS},
+                 counts={kind: getattr(row, f"{kind.value}_count") for kind in MOVEMENTS},
+                 active_delta=row.active_delta)
+            for row in LedgerDay.objects.filter(day__gte=since).order_by()
         ]
         return cls(today=today, now_mrr=now_mrr, now_active=counts["active"],
                    now_paying=counts["paying"], days=days,
@@ -514,60 +490,92 @@ class _History:
 
 
 def _nrr(*, ends: list[date], months: int, rates: Rates) -> list[NetRevenueRetention]:
-    """NRR as of each day of `ends` (one query).
+    """NRR as of each day of `ends` (one query), without reading a year of ledger.
 
-    Per customer and currency, the MRR at a moment is the MRR now (`Subscription`) minus the
-    ledger deltas since that moment, so only the ledger rows of the last `months` months are
-    read. A window over each customer adds their currencies up to tell who was paying at the
-    start (each currency's part is >= 0, so the sum is > 0 exactly when the customer paid
-    anything); then sums per currency, over those customers only.
+    For an end E and its start S: the customers paying at S are all those with MRR > 0 then,
+    so their MRR then is simply the total MRR at S (each customer's part in each currency is
+    >= 0): the MRR now minus LedgerDay's deltas since S. Their MRR at E is the total at E minus
+    that of the customers NOT paying at S. Those with MRR at E are (a) the customers whose first
+    payment (their `new` movement) came after S, and (b) customers who had paid before, were at
+    0 at S and came back: each of those has a `reactivation` movement between S and E. Both
+    are found with the ledger's (movement, occurred_at) index; (b) is a small set whose MRR at
+    S is the MRR now minus their own ledger rows since S ((customer, occurred_at) index). A
+    customer's MRR at E is the MRR now minus their changes after E (few: E is at most a month
+    ago). The number of customers paying at S comes from LedgerDay's counts of movements.
     """
-    moments = []
-    for end in ends:
-        start = _months_before(end, months)
-        moments.append((start, _start_of(start + timedelta(days=1)),
-                        _start_of(end + timedelta(days=1))))
-    current, later, sums, windows, totals, params = [], [], [], [], [], []
-    for i, (_, then, now) in enumerate(moments):
-        current.append(f"mrr AS then_{i}, mrr AS now_{i}")
-        later.append(f"CASE WHEN occurred_at >= %s THEN {_SQL_DELTA} ELSE 0 END AS then_{i}, "
-                     f"CASE WHEN occurred_at >= %s THEN {_SQL_DELTA} ELSE 0 END AS now_{i}")
-        params += [_db_datetime(then), _db_datetime(now)]
-        sums.append(f"SUM(then_{i}) AS then_{i}, SUM(now_{i}) AS now_{i}")
-        windows.append(f"then_{i}, now_{i}, "
-                       f"SUM(then_{i}) OVER (PARTITION BY customer_id) AS paying_{i}")
-        totals.append(f"SUM(CASE WHEN paying_{i} > 0 THEN then_{i} ELSE 0 END), "
-                      f"SUM(CASE WHEN paying_{i} > 0 THEN now_{i} ELSE 0 END), "
-                      f"SUM(CASE WHEN paying_{i} > 0 AND first_row = 1 THEN 1 ELSE 0 END)")
-    params.append(_db_datetime(min(then for _, then, _ in moments)))
     subscription = Subscription._meta.db_table
     change = SubscriptionChange._meta.db_table
-    sql = (
-        f"SELECT currency, {', '.join(totals)} FROM ("  # noqa: S608 (no value is formatted in)
-        f" SELECT currency, {', '.join(windows)},"
-        f" ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY currency) AS first_row FROM ("
-        f"  SELECT customer_id, currency, {', '.join(sums)} FROM ("
-        f"   SELECT customer_id, currency, {', '.join(current)} FROM {subscription}"
-        f"   WHERE mrr > 0"
-        f"   UNION ALL"
-        f"   SELECT customer_id, currency, {', '.join(later)} FROM {change}"
-        f"   WHERE occurred_at >= %s"
-        f"  ) parts GROUP BY customer_id, currency"
-        f" ) per_currency"
-        f") per_customer GROUP BY currency"
-    )
+    starts = [_months_before(end, months) for end in ends]
+    params: dict[str, object] = {
+        "new": Movement.NEW.value, "reactivation": Movement.REACTIVATION.value,
+        "earliest": connection.ops.adapt_datefield_value(min(starts)),
+        **{f"kind{k}": kind.value for k, kind in enumerate(MOVEMENTS)},
+    }
+    names = [f"{name}{i}" for i in range(len(ends)) for name in ("then", "now", "gone", "paying")]
+
+    def select(columns: dict[str, str], rest: str, currency: str = "currency") -> str:
+        values = ", ".join(f"{columns.get(name, '0')} AS {name}" for name in names)
+        return f"SELECT {currency} AS currency, {values} {rest}"
+
+    moved = "movement IN ({})".format(", ".join(f"%(kind{k})s" for k in range(len(MOVEMENTS))))
+    ctes, now_part, days_part, paying_part, gone_parts = [], {}, {}, {}, []
+    for i, (start, end) in enumerate(zip(starts, ends, strict=True)):
+        params |= {f"start{i}": connection.ops.adapt_datefield_value(start),
+                   f"end{i}": connection.ops.adapt_datefield_value(end),
+                   f"then{i}": _db_datetime(_start_of(start + timedelta(days=1))),
+                   f"now{i}": _db_datetime(_start_of(end + timedelta(days=1)))}
+        ctes.append(
+            f"fresh{i} AS (SELECT DISTINCT customer_id FROM {change}"  # noqa: S608 (names only)
+            f" WHERE movement = %(new)s AND occurred_at >= %(then{i})s),"
+            f" back{i} AS (SELECT DISTINCT customer_id FROM {change}"
+            f" WHERE movement = %(reactivation)s AND occurred_at >= %(then{i})s"
+            f" AND occurred_at < %(now{i})s"
+            f" AND customer_id NOT IN (SELECT customer_id FROM fresh{i})),"
+            f" back_then{i} AS (SELECT customer_id, SUM(mrr) AS mrr FROM ("
+            f"  SELECT customer_id, mrr FROM {subscription}"
+            f"  WHERE customer_id IN (SELECT customer_id FROM back{i})"
+            f"  UNION ALL SELECT customer_id, {_SQL_DELTA} FROM {change}"
+            f"  WHERE customer_id IN (SELECT customer_id FROM back{i})"
+            f"  AND occurred_at >= %(then{i})s) back_parts GROUP BY customer_id),"
+            f" gone{i} AS (SELECT customer_id FROM fresh{i}"
+            f"  UNION SELECT customer_id FROM back_then{i} WHERE mrr = 0)"
+        )
+        now_part |= {f"then{i}": "mrr", f"now{i}": "mrr"}
+        days_part |= {
+            f"then{i}": f"CASE WHEN day > %(start{i})s THEN -mrr_delta ELSE 0 END",
+            f"now{i}": f"CASE WHEN day > %(end{i})s THEN -mrr_delta ELSE 0 END",
+            f"paying{i}": f"CASE WHEN day > %(start{i})s"
+                          f" THEN churn_count - new_count - reactivation_count ELSE 0 END",
+        }
+        paying_part[f"paying{i}"] = "COUNT(DISTINCT customer_id)"
+        gone = f"customer_id IN (SELECT customer_id FROM gone{i})"  # noqa: S608
+        gone_parts += [
+            select({f"gone{i}": "mrr"}, f"FROM {subscription} WHERE mrr > 0 AND {gone}"),
+            select({f"gone{i}": _SQL_DELTA},
+                   f"FROM {change} WHERE {moved} AND occurred_at >= %(now{i})s AND {gone}"),
+        ]
+    branches = [
+        select(now_part, f"FROM {subscription} WHERE mrr > 0"),
+        select(days_part, f"FROM {LedgerDay._meta.db_table} WHERE day > %(earliest)s"),
+        select(paying_part, f"FROM {subscription} WHERE mrr > 0", currency="''"),
+        *gone_parts,
+    ]
+    sums = ", ".join(f"SUM({name})" for name in names)
+    sql = (f"WITH {', '.join(ctes)} SELECT currency, {sums} FROM ("  # noqa: S608 (names only)
+           f" {' UNION ALL '.join(branches)}) parts GROUP BY currency")
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     results = []
-    for i, (start, _, _) in enumerate(moments):
-        then_amounts = {row[0]: int(row[1 + 3 * i]) for row in rows}
-        now_amounts = {row[0]: int(row[2 + 3 * i]) for row in rows}
-        customers = sum(int(row[3 + 3 * i]) for row in rows)
+    for i, (start, end) in enumerate(zip(starts, ends, strict=True)):
+        then_amounts = {row[0]: int(row[1 + 4 * i]) for row in rows if row[0]}
+        now_amounts = {row[0]: int(row[2 + 4 * i]) - int(row[3 + 4 * i])
+                       for row in rows if row[0]}
+        customers = sum(int(row[4 + 4 * i]) for row in rows)
         then_total = fx.total(amounts=then_amounts, rates=rates, basis=fx.BASIS_TODAY)
         now_total = fx.total(amounts=now_amounts, rates=rates, basis=fx.BASIS_TODAY)
         results.append(NetRevenueRetention(
-            start=start, end=ends[i], months=months, customers=customers,
+            start=start, end=end, months=months, customers=customers,
             mrr_then=then_total, mrr_now=now_total, rate=_money_rate(now_total, then_total),
         ))
     return results

@@ -4,7 +4,8 @@ Why: applying events one at a time cost about seven SQL statements each, and tha
 parsing, bounded how fast a worker could keep up with a webhook storm. Here a batch reads
 and locks every customer and subscription it touches at once, applies the changes in memory
 in the order given (exactly as if they had been applied one by one: each sees the result of
-the ones before it), then writes the rows, items, ledger and sync flags in bulk.
+the ones before it), then writes the rows, items, ledger (with its sums per day, LedgerDay)
+and sync flags in bulk.
 
 Everything runs inside the caller's transaction. Customers are locked before subscriptions,
 each in key order, so concurrent batches wait for each other rather than deadlock; a batch
@@ -24,6 +25,7 @@ from billing.models import Customer, Movement, Subscription, SubscriptionChange,
 from billing.movements import classify_movement
 from billing.normalized import NormalizedCustomer, NormalizedSubscription
 from billing.services import customers as customer_rows
+from billing.services import ledger_days
 from billing.services import subscriptions as subscription_rows
 from billing.services.customers import Key
 from billing.services.subscriptions import ApplyResult
@@ -232,6 +234,7 @@ class _Batch:
                                          for key, items in self.items.items()})
         if self.ledger:
             insert_rows(SubscriptionChange, self.ledger)
+            ledger_days.add_changes(self.ledger)
         if self.saved:
             note_subscriptions_changed(
                 subscription_ids=[row.pk for row in self.saved.values()],
