@@ -47,6 +47,11 @@ INSTALLED_APPS = [
     "billing",
     "crm",
     "dashboard",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from our static files (no CDN)
+    "api",
     "axes",  # login lockouts (Accounts and sessions below)
 ]
 
@@ -208,6 +213,35 @@ AXES_DISABLE_ACCESS_LOG = True
 
 # Webhook bodies are capped at 1 MiB by the views; Django's own cap must not be lower.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+# --- REST API (api/; docs/api.md) ------------------------------------------------------------
+REST_FRAMEWORK = {
+    # Nothing anonymous: a token (scripts) or the dashboard's session (the browser), then staff.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.IsStaff"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+    # Per user, counted in the default cache (shared by every web process).
+    "DEFAULT_THROTTLE_RATES": {"user": env.str("SUBSYNC_API_THROTTLE_RATE", default="1200/min")},
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "subsync API",
+    "DESCRIPTION": "Subscriptions, renewals, metrics, Salesforce sync state and actions. "
+                   "The same figures as the dashboard (docs/api.md).",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["api.permissions.IsStaff"],
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+}
 
 # --- Logging: one JSON object per line on stdout ---------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -6,6 +6,7 @@ from subsync import views
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("api/", include("api.urls")),
     path("", include("billing.urls")),
     path("", include("dashboard.urls")),
 ]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # The runtime code: what the production image runs.
-RUNTIME = ("billing", "crm", "subsync", "dashboard")
+RUNTIME = ("billing", "crm", "subsync", "dashboard", "api")
 OWN = {*RUNTIME, "emulator", "tests", "bench"}
 
 # Runtime dependencies the apps do not import by name, and why they are needed.
@@ -25,8 +25,7 @@ ALSO_USED = {
     "whitenoise": "middleware and static files storage named in subsync.settings",
     "redis": "Django's RedisCache and Celery's Redis broker load it",
     "cryptography": "PyJWT's RS256 signing, for the Salesforce JWT bearer flow",
-    "djangorestframework": "the REST API (being added)",
-    "drf-spectacular": "the REST API's OpenAPI schema (being added)",
+    "drf-spectacular-sidecar": "Swagger UI's files for /api/docs/, an app in INSTALLED_APPS",
 }
 
 

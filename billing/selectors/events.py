@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from xml.etree import ElementTree
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 
 from billing.models import WebhookEvent
 from billing.normalized import Provider
@@ -106,8 +106,13 @@ def _filtered(filters: EventFilters, *, with_status: bool = True):
 
 def list_events(*, filters: EventFilters, page: PageRequest) -> Page[EventRow]:
     """Newest first (received), two queries whatever the page size."""
-    rows = _filtered(filters).order_by("-received_at", "-id").values(*_LIST_FIELDS)
-    return paginate(rows, page=page, convert=lambda row: EventRow(**row))
+    return paginate(event_rows(filters=filters), page=page, convert=lambda row: EventRow(**row))
+
+
+def event_rows(*, filters: EventFilters) -> QuerySet:
+    """The matching events, newest first, as values of EventRow's fields (never the body),
+    for callers that page them their own way (the REST API, with a cursor)."""
+    return _filtered(filters).order_by("-received_at", "-id").values(*_LIST_FIELDS)
 
 
 def event_counts_by_status(*, filters: EventFilters) -> dict[str, int]:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import reduce
 from typing import Any
 
-from django.db.models import F, Q, TextField
+from django.db.models import F, Q, QuerySet, TextField
 from django.db.models.functions import Cast
 
 from billing.models import Subscription, SubscriptionChange, WebhookEvent
@@ -102,7 +102,8 @@ def _search(text: str) -> Q:
     return query
 
 
-def _row(values: dict) -> SubscriptionRow:
+def subscription_row(values: dict) -> SubscriptionRow:
+    """A row of `subscription_rows` as a SubscriptionRow."""
     return SubscriptionRow(
         id=values["id"], provider=values["provider"], external_id=values["external_id"],
         status=values["status"], plan_id=values["plan_id"], mrr=values["mrr"],
@@ -115,6 +116,13 @@ def _row(values: dict) -> SubscriptionRow:
 def search_subscriptions(*, filters: SubscriptionFilters, page: PageRequest
                          ) -> Page[SubscriptionRow]:
     """A page of subscriptions matching the search and filters (two queries)."""
+    return paginate(subscription_rows(filters=filters), page=page, convert=subscription_row)
+
+
+def subscription_rows(*, filters: SubscriptionFilters) -> QuerySet:
+    """The matching subscriptions as an ordered queryset of values (the fields
+    `subscription_row` reads, and `renewal_at`), for callers that page it their own way: the
+    REST API pages it with a cursor over the same ordering (ORDERINGS)."""
     query = Q(deleted_at__isnull=True)
     if filters.search:
         query &= _search(filters.search)
@@ -122,13 +130,12 @@ def search_subscriptions(*, filters: SubscriptionFilters, page: PageRequest
                          ("plan_id", filters.plan), ("currency", filters.currency)):
         if value:
             query &= Q(**{field: value})
-    rows = (Subscription.objects.filter(query).annotate(renewal_at=renewal_at())
+    return (Subscription.objects.filter(query).annotate(renewal_at=renewal_at())
             .order_by(*ORDERINGS.get(filters.ordering, ORDERINGS[DEFAULT_ORDERING]))
             .values("id", "provider", "external_id", "status", "plan_id", "mrr", "currency",
                     "renewal_at", "updated_at", "customer_id", "customer__company",
                     "customer__first_name", "customer__last_name", "customer__email",
                     "customer__external_id"))
-    return paginate(rows, page=page, convert=_row)
 
 
 @dataclass(frozen=True)

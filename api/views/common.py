@@ -1,0 +1,48 @@
+"""What the API views share: today's date, the `months` parameter, the audit line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
+
+from billing.selectors.metrics import MAX_MONTHS
+from billing.selectors.params import Reader
+
+# The dashboard's audit logger (dashboard.access): one line per action, whoever acted.
+audit = logging.getLogger("subsync.audit")
+
+
+def utc_today() -> dt.date:
+    """Windows and months are UTC days, as on the dashboard."""
+    return timezone.now().date()
+
+
+def read_months(query, *, default: int = 12) -> int:
+    reader = Reader(query)
+    months = reader.integer("months", minimum=1, maximum=MAX_MONTHS)
+    reader.done()
+    return months or default
+
+
+MONTHS_PARAMETER = OpenApiParameter(
+    "months", OpenApiTypes.INT, description=f"How many months, 1 to {MAX_MONTHS} (default 12); "
+                                            "the last one is the current month to date.")
+
+
+def audit_action(request, name: str, **details) -> None:
+    """Who did what through the API, on which ids (never a token)."""
+    user = request.user.get_username()
+    audit.info("api action %s by %s", name, user,
+               extra={"action": name, "user": user, "via": "api", **details})
+
+
+def text_parameter(name: str, description: str, *, enum=None) -> OpenApiParameter:
+    return OpenApiParameter(name, OpenApiTypes.STR, description=description, enum=enum)
+
+
+def date_parameter(name: str, description: str) -> OpenApiParameter:
+    return OpenApiParameter(name, OpenApiTypes.DATE, description=description)
