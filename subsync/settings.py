@@ -34,7 +34,9 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # System checks not to report, e.g. billing.W002 (Braintree webhooks refused) for a deployment
 # that uses only Chargebee.
-SILENCED_SYSTEM_CHECKS = env.list("SILENCED_SYSTEM_CHECKS", default=[])
+# By default only security.W021 (HSTS preload): asking browsers to preload HTTPS for the whole
+# domain is the domain owner's decision (SECURE_HSTS_PRELOAD=true), not this app's.
+SILENCED_SYSTEM_CHECKS = env.list("SILENCED_SYSTEM_CHECKS", default=["security.W021"])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -160,6 +162,9 @@ STORAGES = {
 # --- Security -------------------------------------------------------------------------------
 # TLS usually ends at the proxy: redirecting is opt-in, the rest follows DEBUG.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+# Webhook POSTs over plain HTTP are refused (403) rather than redirected: a provider does not
+# follow a redirect of its POST (billing.webhooks.transport).
+SECURE_REDIRECT_EXEMPT = [r"^webhooks/"]
 # Trust X-Forwarded-Proto (is this request HTTPS?) and X-Forwarded-For (the client address, for
 # login lockouts) only when a proxy in front of us sets them; a client that reaches the app
 # directly could claim anything.
@@ -170,6 +175,7 @@ CSRF_COOKIE_SECURE = not DEBUG
 SESSION_COOKIE_HTTPONLY = True
 SECURE_HSTS_SECONDS = 0 if DEBUG else env.int("SECURE_HSTS_SECONDS", default=31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from billing.services.intake import store_event
 from billing.webhooks.delivery import Answer, Delivery
+from billing.webhooks.transport import refuse_plain_http
 
 MAX_BODY_BYTES = 1024 * 1024  # 1 MiB: far above any real event, far below a memory problem
 
@@ -75,7 +76,8 @@ def webhook_view(receive: Receiver) -> Callable[[HttpRequest], HttpResponse]:
     @transaction.non_atomic_requests
     @wraps(receive)
     def view(request: HttpRequest) -> HttpResponse:
-        return receive(Delivery.from_request(request)).as_response()
+        answer = refuse_plain_http(request) or receive(Delivery.from_request(request))
+        return answer.as_response()
 
     view.receive = receive  # what the fast path calls (billing.webhooks.fast_path)
     return view

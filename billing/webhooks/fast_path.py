@@ -9,8 +9,9 @@ resolution or a JsonResponse: skipping them saved about half of a delivery's CPU
 What the full stack would do and this still does: Django's request_started and
 request_finished signals are sent, so database connections are recycled as after any request
 (CONN_MAX_AGE, health checks), and the Host header is checked against ALLOWED_HOSTS with
-Django's own check. (SECURE_SSL_REDIRECT is not applied: a provider does not follow a
-redirect of its POST; serve webhooks over HTTPS.)
+Django's own check. With SECURE_SSL_REDIRECT on, a POST over plain HTTP is refused (403)
+rather than redirected: a provider does not follow a redirect of its POST
+(billing.webhooks.transport).
 
 Only public Django API is used (the signals, HttpRequest.get_host, reverse/resolve), and
 Django's handler is wrapped, not subclassed, so an upgrade of Django cannot silently change
@@ -32,6 +33,7 @@ from django.http import HttpRequest
 from django.urls import resolve, reverse
 
 from billing.webhooks.delivery import Answer, Delivery
+from billing.webhooks.transport import refuse_plain_http
 
 if TYPE_CHECKING:  # its module loads the models: this one is imported before Django is set up
     from billing.webhooks.common import Receiver
@@ -77,10 +79,11 @@ class WebhookFastPath:
         """
         signals.request_started.send(sender=type(self), environ=environ)
         try:
-            if host_allowed(environ):
-                answer = receive(Delivery.from_environ(environ))
-            else:
+            if not host_allowed(environ):
                 answer = Answer(400, {"error": "host not allowed (ALLOWED_HOSTS)"})
+            else:
+                answer = refuse_plain_http(EnvironRequest(environ)) or receive(
+                    Delivery.from_environ(environ))
         except Exception:
             log.exception("webhook delivery failed", extra={"path": environ.get("PATH_INFO")})
             answer = Answer(500, {"error": "internal error: not stored, please retry"})
@@ -92,13 +95,23 @@ class WebhookFastPath:
         return [content]
 
 
+class EnvironRequest(HttpRequest):
+    """A bare HttpRequest over a WSGI environ, for Django's own host and HTTPS checks
+    (get_host, is_secure); its scheme is the server's, as in Django's WSGIRequest."""
+
+    def __init__(self, environ: dict) -> None:
+        super().__init__()
+        self.META = environ
+
+    def _get_scheme(self) -> str:
+        return self.META.get("wsgi.url_scheme", "http")
+
+
 def host_allowed(environ: dict) -> bool:
     """Django's own ALLOWED_HOSTS check (X-Forwarded-Host and DEBUG rules included), which
     the full stack makes in CommonMiddleware; logged as Django logs it."""
-    request = HttpRequest()
-    request.META = environ
     try:
-        request.get_host()
+        EnvironRequest(environ).get_host()
     except DisallowedHost as exc:
         logging.getLogger("django.security.DisallowedHost").warning(str(exc))
         return False
