@@ -152,6 +152,7 @@ class WebhookEvent(models.Model):
         WEBHOOK = "webhook"
         POLL = "poll"
         BACKFILL = "backfill"
+        RECONCILE = "reconcile"  # a difference found by comparing with the provider
 
     provider = models.CharField(max_length=16, choices=ProviderChoices.choices)
     event_id = models.CharField(max_length=255)

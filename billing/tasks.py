@@ -8,7 +8,7 @@ from celery import shared_task
 from django.conf import settings
 
 from billing.providers.base import ProviderError
-from billing.services import drain, polling, processing, requeue, retention
+from billing.services import braintree_recovery, drain, polling, processing, requeue, retention
 from subsync.backoff import backoff_seconds
 
 
@@ -46,6 +46,18 @@ def poll_chargebee_events() -> dict | None:
     except ProviderError as exc:
         logging.getLogger(__name__).warning(
             "chargebee event poll failed", extra={"error": str(exc), "permanent": exc.permanent}
+        )
+        return None
+
+
+@shared_task(name="billing.tasks.reconcile_braintree_subscriptions")
+def reconcile_braintree_subscriptions() -> dict | None:
+    """Apply Braintree subscription changes no notification told us; a failure waits a beat."""
+    try:
+        return braintree_recovery.reconcile_braintree_subscriptions().as_dict()
+    except ProviderError as exc:
+        logging.getLogger(__name__).warning(
+            "braintree reconcile failed", extra={"error": str(exc), "permanent": exc.permanent}
         )
         return None
 

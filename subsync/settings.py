@@ -328,6 +328,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.tasks.poll_chargebee_events",
         "schedule": 300.0,
     },
+    # Braintree subscription changes whose notifications were lost (no-op without API keys).
+    "reconcile-braintree-subscriptions": {
+        "task": "billing.tasks.reconcile_braintree_subscriptions",
+        "schedule": 1800.0,
+    },
     # Done events past SUBSYNC_EVENT_RETENTION_DAYS.
     "prune-webhook-events": {
         "task": "billing.tasks.prune_webhook_events",

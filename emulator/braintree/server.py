@@ -1,10 +1,11 @@
 """A fake Braintree gateway over real HTTP on 127.0.0.1, for the SDK to talk to in tests.
 
 It speaks just enough of the gateway's XML API for subsync's reads: plans, the two-step
-subscription search (ids, then objects by id), subscription, payment method, customer and
-merchant account lookups. Requests must carry HTTP Basic auth with the merchant's public and
-private key, as the SDK sends. Every request is logged; failures can be injected (after K
-good requests, or for the next N) to test retries and resumable backfills.
+subscription search (ids, then objects by id; by ids, status and a created_at range),
+subscription, payment method, customer and merchant account lookups. Requests must carry
+HTTP Basic auth with the merchant's public and private key, as the SDK sends. Every request
+is logged; failures can be injected (after K good requests, or for the next N) to test
+retries and resumable backfills.
 
     with FakeBraintreeServer(keys=Keys()) as server:
         server.add_plan("basic", price="10.00")
@@ -17,6 +18,7 @@ import base64
 import re
 import threading
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 from xml.etree import ElementTree as ET
 
@@ -225,10 +227,12 @@ class _Handler(BaseHTTPRequestHandler):
         criteria = search_criteria(body)
         wanted_ids = self._in_list(criteria, "ids")
         wanted_statuses = self._in_list(criteria, "status")
+        created = criteria.get("created_at")
         return [
             sub_id for sub_id, fields in self.fake.subscriptions.items()
             if (wanted_ids is None or sub_id in wanted_ids)
             and (wanted_statuses is None or fields.get("status") in wanted_statuses)
+            and (created is None or _in_range(fields.get("created_at"), created))
         ]
 
     @staticmethod
@@ -271,6 +275,20 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _merchant_account(self, key, _body):
         return self._found("merchant_account", self.fake.merchant_accounts, key)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _in_range(value: datetime | None, bounds: dict) -> bool:
+    """A range criterion (`{"min": ..., "max": ...}`, both inclusive) as Braintree applies it;
+    the SDK posts UTC datetimes, which its XML reader gives back naive."""
+    if not isinstance(value, datetime):
+        return False
+    low, high = bounds.get("min"), bounds.get("max")
+    return ((low is None or _utc(value) >= _utc(low))
+            and (high is None or _utc(value) <= _utc(high)))
 
 
 FakeBraintreeServer.handler_class = _Handler

@@ -5,7 +5,11 @@ from __future__ import annotations
 import pytest
 from chargebee import Chargebee
 
+from billing.services import processing
+from emulator.braintree.server import FakeBraintreeServer
+from emulator.braintree.subscriptions import Keys
 from emulator.chargebee.server import FakeChargebee
+from tests.support.braintree_app import configure, seed
 
 
 @pytest.fixture(autouse=True)
@@ -24,3 +28,20 @@ def chargebee_server(settings):
         settings.CHARGEBEE_API_KEY = fake.api_key
         settings.CHARGEBEE_API_URL = fake.api_url
         yield fake
+
+
+@pytest.fixture
+def braintree_server(settings):
+    """A seeded fake Braintree gateway over real HTTP, the settings' keys and URL pointing at
+    it (keys: emulator.braintree.subscriptions.Keys())."""
+    keys = Keys()
+    with FakeBraintreeServer(keys=keys) as fake:
+        seed(fake)
+        configure(settings, keys=keys, gateway_url=fake.url)
+        yield fake
+
+
+@pytest.fixture
+def no_enqueue(monkeypatch):
+    """Stored events are not sent to a broker (a test processes them itself)."""
+    monkeypatch.setattr(processing.app, "send_task", lambda name, args: None)
