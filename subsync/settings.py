@@ -423,8 +423,9 @@ SUBSYNC_SF_CLAIM_SECONDS = env.int("SUBSYNC_SF_CLAIM_SECONDS", default=300)
 SUBSYNC_SF_FLUSH_SECONDS = env.float("SUBSYNC_SF_FLUSH_SECONDS", default=120.0)
 # A burst of changes within this window causes one flush, this long after the first change.
 SUBSYNC_SF_DEBOUNCE_SECONDS = env.float("SUBSYNC_SF_DEBOUNCE_SECONDS", default=1.0)
-# While over budget, usage older than this is refreshed with one `limits` call.
-SUBSYNC_SF_USAGE_REFRESH_SECONDS = env.int("SUBSYNC_SF_USAGE_REFRESH_SECONDS", default=600)
+# While rows wait on the budget, usage older than this is refreshed with one `limits` call
+# (counted against the limit), and a flush comes back for them this long after deferring.
+SUBSYNC_SF_USAGE_REFRESH_SECONDS = env.int("SUBSYNC_SF_USAGE_REFRESH_SECONDS", default=30)
 # How long the org's describe (is it multi-currency?) is trusted.
 SUBSYNC_SF_DESCRIBE_TTL_SECONDS = env.int("SUBSYNC_SF_DESCRIBE_TTL_SECONDS", default=3600)
 # More than this many due rows are pushed through Bulk API 2.0 jobs instead of collections.

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from crm.models import ContractSync
+from crm.services.org_state import expire_api_usage
 from crm.services.sync_state import make_due, mark_dirty, request_flush
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,9 @@ def _log(result: ActionResult, *, user, **extra: object) -> ActionResult:
 
 
 def _flush_after_commit() -> None:
+    # An operator's push is forced: the flush refreshes the API usage before deferring
+    # anything on it (crm.services.flush._budget).
+    expire_api_usage()
     # The flush must see the rows as committed; outside a transaction this runs at once.
     transaction.on_commit(request_flush)
 

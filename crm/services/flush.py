@@ -16,7 +16,10 @@ for the next change (or `sync_salesforce --subscription`). A failure of the org 
 network (5xx, timeout, REQUEST_LIMIT_EXCEEDED) stops the run: the rest stays due.
 
 Past SUBSYNC_SF_API_BUDGET_PCT of the daily API limit, only rows that already have a
-Contract are pushed; new ones stay pending with the reason in last_error.
+Contract are pushed; new ones stay pending with the reason in last_error, and a flush comes
+back for them once the usage figure is due for a refresh (SUBSYNC_SF_USAGE_REFRESH_SECONDS),
+so they are pushed within about that long of usage falling. A forced sync (`sync_salesforce`,
+the dashboard's push and retry) expires the figure first: it never defers on a stale one.
 
 When more than SUBSYNC_SF_BULK_THRESHOLD rows are due (a backfill, a reconciliation,
 `sync_salesforce --all`), batches grow to SUBSYNC_SF_BULK_BATCH_SIZE rows and the same three
@@ -34,6 +37,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -50,15 +54,17 @@ from crm.selectors import latest_api_usage
 from crm.services import claims
 from crm.services.attempts import record_call
 from crm.services.org_schema import multi_currency_enabled
-from crm.services.sync_state import in_sync_scope, keep_parked
+from crm.services.sync_state import FLUSH_TASK, in_sync_scope, keep_parked
 from subsync.backoff import backoff_seconds
+from subsync.celery import app
 
 log = logging.getLogger(__name__)
 
 State = ContractSync.State
 BUDGET_CODE = "API_BUDGET"
 ACCOUNT_MOVED_CODE = "ACTIVATED_CONTRACT_ACCOUNT_CHANGED"
-_BUDGET_RECHECK_SECONDS = 300
+# While rows wait on the budget, one flush a period comes back for them (a cache key).
+BUDGET_RECHECK_KEY = "crm:budget-recheck"
 
 
 @dataclass
@@ -217,7 +223,10 @@ def _push_rows(batch: _Batch, rows: list[ContractSync]) -> None:
             record_call(client=batch.client, operation="login",
                         call=batch.client.authenticate)
         multi_currency = multi_currency_enabled(client=batch.client)
-        over_budget, usage = _budget(batch)
+        # Only rows without a Contract are held back by the budget: without any, the guard
+        # (and the call refreshing its figure) is not needed.
+        over_budget, usage = (_budget(batch) if any(not row.sf_contract_id for row in todo)
+                              else (False, None))
     except SalesforceError as exc:
         _release_all(batch, todo, exc)
         return
@@ -260,7 +269,9 @@ def _push_rows(batch: _Batch, rows: list[ContractSync]) -> None:
 
 
 def _budget(batch: _Batch) -> tuple[bool, ApiUsage | None]:
-    """Whether the daily budget guard is on; stale usage is refreshed with one call."""
+    """Whether the daily budget guard is on; usage over it is refreshed with one call when
+    older than SUBSYNC_SF_USAGE_REFRESH_SECONDS, or when a forced sync expired it
+    (org_state.expire_api_usage), so a figure from before usage fell defers nothing."""
     percent = settings.SUBSYNC_SF_API_BUDGET_PCT
     usage = latest_api_usage()
     if usage is None or not usage.over(percent):
@@ -509,11 +520,27 @@ def _defer(batch: _Batch, row: ContractSync, usage: ApiUsage | None) -> None:
             "Subscriptions that already have a Contract are still pushed; new ones wait "
             "until usage falls."
         ),
-        next_attempt_at=batch.now + timedelta(seconds=_BUDGET_RECHECK_SECONDS),
+        next_attempt_at=batch.now + timedelta(seconds=settings.SUBSYNC_SF_USAGE_REFRESH_SECONDS),
         claimed_until=None,
     )
     batch.report.deferred += 1
     _close(batch, row)
+    _come_back_for_deferred()
+
+
+def _come_back_for_deferred() -> None:
+    """Send one flush for when the deferred rows are due again: it refreshes the usage
+    (then SUBSYNC_SF_USAGE_REFRESH_SECONDS old) and pushes them if usage fell, so they wait
+    at most about that long after it fell, not for the beat sweeper. One per period
+    whatever the number of flushes deferring rows (set-if-absent), and only while rows wait:
+    each costs one `limits` call, counted against the daily limit."""
+    seconds = settings.SUBSYNC_SF_USAGE_REFRESH_SECONDS
+    try:
+        if cache.add(BUDGET_RECHECK_KEY, "1", timeout=max(1, int(seconds))):
+            app.send_task(FLUSH_TASK, countdown=seconds)
+    except Exception:
+        log.warning("could not schedule the flush of budget-deferred rows; the sweeper "
+                    "will push them", exc_info=True)
 
 
 def _release_all(batch: _Batch, rows: list[ContractSync], error: SalesforceError) -> None:

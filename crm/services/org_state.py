@@ -45,6 +45,14 @@ def record_api_usage(*, usage: ApiUsage, now: datetime | None = None) -> None:
         _state().update(**fields)
 
 
+def expire_api_usage() -> None:
+    """Make the next budget decision ask Salesforce first (one `limits` call) instead of
+    trusting the last figure: what a forced sync does, since an operator forcing one after
+    the daily limit would otherwise be deferred again on the figure from before usage fell.
+    The figures stay (the dashboard still shows them); only their age is forgotten."""
+    _state().update(api_usage_observed_at=None)
+
+
 def record_instance_url(*, instance_url: str) -> None:
     """Remember where the org's records live (the instance URL a login answered with).
 

@@ -18,7 +18,7 @@ from crm import mapping
 from crm.models import ContractSync
 from crm.salesforce.config import SalesforceConfig
 from crm.salesforce.factory import get_client
-from crm.services import claims, flush, sync_state
+from crm.services import claims, flush, org_state, sync_state
 from crm.services.org_schema import cached_multi_currency
 
 
@@ -70,6 +70,8 @@ class Command(BaseCommand):
         if client is None:
             missing = ", ".join(SalesforceConfig.from_settings().missing())
             raise CommandError(f"Salesforce is not configured: {missing} not set")
+        # A forced sync: never defer rows on a usage figure from before usage fell.
+        org_state.expire_api_usage()
         if subscription:
             self._one(client, subscription, force=force, forget=forget_contract)
             return
