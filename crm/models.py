@@ -138,3 +138,64 @@ class ReconcileRun(models.Model):
 
     def __str__(self) -> str:
         return f"reconciliation {self.started_at:%Y-%m-%d %H:%M} ({self.outcome})"
+
+
+class ProductSync(models.Model):
+    """A plan or add-on pushed as a Product2 (crm.services.products), by its external id."""
+
+    ref = models.CharField(max_length=255, unique=True, help_text="<provider>:<item id>")
+    sf_product_id = models.CharField(max_length=18, blank=True)
+    payload_hash = models.CharField(max_length=64, blank=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"product {self.ref}"
+
+
+class PriceEntrySync(models.Model):
+    """A product's entry in the standard price book, per currency ("" without multi-currency).
+
+    Entries have no external id, so knowing their ids here is what keeps them from being
+    created twice; a lost answer is repaired by a query before any insert.
+    """
+
+    product = models.ForeignKey(ProductSync, on_delete=models.CASCADE, related_name="entries")
+    currency = models.CharField(max_length=3, blank=True)
+    sf_entry_id = models.CharField(max_length=18)
+    unit_price = models.CharField(max_length=32, blank=True, help_text="List price sent")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["product", "currency"],
+                                               name="price_entry_unique_currency")]
+
+    def __str__(self) -> str:
+        return f"{self.product.ref} {self.currency or 'org currency'}"
+
+
+class RenewalSync(models.Model):
+    """One renewal Opportunity (crm.services.renewal_opportunities): a subscription has one
+    per term end, open until the term renews (won) or the subscription ends (lost)."""
+
+    class Stage(models.TextChoices):
+        OPEN = "open"
+        WON = "won"
+        LOST = "lost"
+
+    subscription = models.ForeignKey("billing.Subscription", on_delete=models.CASCADE,
+                                     related_name="renewal_syncs")
+    ref = models.CharField(max_length=255, unique=True,
+                           help_text="<provider>:<subscription id>:<renewal date>")
+    renewal_date = models.DateField()
+    stage = models.CharField(max_length=8, choices=Stage.choices, default=Stage.OPEN)
+    sf_opportunity_id = models.CharField(max_length=18, blank=True)
+    payload_hash = models.CharField(max_length=64, blank=True)
+    # line ref -> {"id": OpportunityLineItem id, "hash": digest of its quantity, total and
+    # schedule as last pushed}
+    lines = models.JSONField(default=dict, blank=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["subscription", "stage"], name="renewal_sub_stage_idx")]
+
+    def __str__(self) -> str:
+        return f"renewal {self.ref} ({self.stage})"

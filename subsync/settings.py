@@ -434,3 +434,15 @@ SUBSYNC_SF_BULK_THRESHOLD = env.int("SUBSYNC_SF_BULK_THRESHOLD", default=2000)
 SUBSYNC_SF_BULK_BATCH_SIZE = env.int("SUBSYNC_SF_BULK_BATCH_SIZE", default=10000)
 # A bulk job not finished after this long is left to Salesforce; its rows are retried later.
 SUBSYNC_SF_BULK_TIMEOUT_SECONDS = env.int("SUBSYNC_SF_BULK_TIMEOUT_SECONDS", default=600)
+# Plans and add-ons as Product2 with standard price book entries (crm.services.products), and
+# renewal Opportunities with line items and monthly revenue schedules
+# (crm.services.renewal_opportunities); both off unless asked for.
+SUBSYNC_SF_PRODUCTS = env.bool("SUBSYNC_SF_PRODUCTS", default=False)
+SUBSYNC_SF_RENEWALS = env.bool("SUBSYNC_SF_RENEWALS", default=False)
+# A renewal Opportunity exists from this many days before the renewal date.
+SUBSYNC_SF_RENEWAL_LEAD_DAYS = env.int("SUBSYNC_SF_RENEWAL_LEAD_DAYS", default=120)
+# Opportunity picklist values (they differ per org; salesforce_check checks they exist).
+SUBSYNC_SF_RENEWAL_STAGE = env.str("SUBSYNC_SF_RENEWAL_STAGE", default="Prospecting")
+SUBSYNC_SF_RENEWAL_WON_STAGE = env.str("SUBSYNC_SF_RENEWAL_WON_STAGE", default="Closed Won")
+SUBSYNC_SF_RENEWAL_LOST_STAGE = env.str("SUBSYNC_SF_RENEWAL_LOST_STAGE", default="Closed Lost")
+SUBSYNC_SF_RENEWAL_TYPE = env.str("SUBSYNC_SF_RENEWAL_TYPE", default="")

@@ -105,8 +105,17 @@ def job_failure(info: Mapping[str, Any]) -> SalesforceError:
     )
 
 
+def key_of(row: Mapping[str, Any], key: str | tuple[str, ...]) -> str:
+    """The value identifying a record or result row: its key column, or several joined by
+    "|" (an insert has no key: its results are matched by columns that tell records apart).
+    """
+    if isinstance(key, str):
+        return str(row.get(key) or "")
+    return "|".join(str(row.get(name) or "") for name in key)
+
+
 def match(
-    refs: Sequence[str], *, key: str, job_id: str,
+    refs: Sequence[str], *, key: str | tuple[str, ...], job_id: str,
     successes: Sequence[Mapping[str, str]], failures: Sequence[Mapping[str, str]],
 ) -> list[RecordResult]:
     """One RecordResult per ref, in the order of `refs`, from the two result files."""
@@ -116,7 +125,7 @@ def match(
     out: list[RecordResult | None] = [None] * len(refs)
 
     def place(row: Mapping[str, str], result_for) -> None:
-        indices = waiting.get(str(row.get(key) or ""))
+        indices = waiting.get(key_of(row, key))
         if indices:
             index = indices.pop(0)
             out[index] = result_for(refs[index])

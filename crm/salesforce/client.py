@@ -235,6 +235,31 @@ class SalesforceClient:
         data = self._call(lambda sf: sf.restful("composite/sobjects", method="PATCH", json=body))
         return _record_results(data, refs, status=self.last_status)
 
+    def create_collection(
+        self, *, sobject: str, records: Sequence[dict], refs: Sequence[str],
+        all_or_none: bool = False,
+    ) -> list[RecordResult]:
+        """Insert up to 200 records (one API call); `refs` name them in the results."""
+        if not records:
+            return []
+        _check_size(records)
+        body = {
+            "allOrNone": all_or_none,
+            "records": [{"attributes": {"type": sobject}, **record} for record in records],
+        }
+        data = self._call(lambda sf: sf.restful("composite/sobjects", method="POST", json=body))
+        return _record_results(data, list(refs), status=self.last_status)
+
+    def delete_collection(self, *, ids: Sequence[str]) -> list[RecordResult]:
+        """Delete up to 200 records by Id (one API call)."""
+        if not ids:
+            return []
+        _check_size(ids)
+        params = {"ids": ",".join(ids), "allOrNone": "false"}
+        data = self._call(lambda sf: sf.restful("composite/sobjects", method="DELETE",
+                                                params=params))
+        return _record_results(data, list(ids), status=self.last_status)
+
     def query_all(self, soql: str) -> list[dict]:
         """Every record a SOQL query returns, following `nextRecordsUrl` pages."""
         data = self._call(lambda sf: sf.query_all(soql))
@@ -271,9 +296,28 @@ class SalesforceClient:
         return self._bulk_job(operation="update", sobject=sobject, key="Id", records=records,
                               step=step, timeout=timeout)
 
+    def bulk_insert(
+        self, *, sobject: str, records: Sequence[dict], match: tuple[str, ...],
+        step: Step | None = None, timeout: float = 600.0,
+    ) -> list[RecordResult]:
+        """Insert any number of records in one ingest job. Inserted records have no key, so
+        results are matched back by the `match` columns, which must tell the records apart;
+        each result's ref is those values joined by "|"."""
+        return self._bulk_job(operation="insert", sobject=sobject, key=match, records=records,
+                              step=step, timeout=timeout)
+
+    def bulk_delete(
+        self, *, sobject: str, ids: Sequence[str], step: Step | None = None,
+        timeout: float = 600.0,
+    ) -> list[RecordResult]:
+        """Delete any number of records by Id in one ingest job."""
+        return self._bulk_job(operation="delete", sobject=sobject, key="Id",
+                              records=[{"Id": record_id} for record_id in ids], step=step,
+                              timeout=timeout)
+
     def _bulk_job(
-        self, *, operation: str, sobject: str, key: str, records: Sequence[dict],
-        step: Step | None, timeout: float,
+        self, *, operation: str, sobject: str, key: str | tuple[str, ...],
+        records: Sequence[dict], step: Step | None, timeout: float,
     ) -> list[RecordResult]:
         if not records:
             return []
@@ -281,8 +325,8 @@ class SalesforceClient:
             raise ValueError(f"at most {BULK_LIMIT} records per bulk job")
         step = step or _direct
         name = f"bulk_{operation}"
-        refs = [str(record.get(key) or "") for record in records]
-        data = bulk.encode(records, key=key).encode()
+        refs = [bulk.key_of(record, key) for record in records]
+        data = bulk.encode(records, key=key if isinstance(key, str) else key[0]).encode()
         spec: dict[str, Any] = {"object": sobject, "operation": operation,
                                 "contentType": "CSV", "lineEnding": "LF",
                                 "columnDelimiter": "COMMA"}
@@ -332,7 +376,8 @@ class SalesforceClient:
             time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
 
     def _bulk_results(
-        self, path: str, *, info: Mapping[str, Any], refs: list[str], key: str, job_id: str
+        self, path: str, *, info: Mapping[str, Any], refs: list[str],
+        key: str | tuple[str, ...], job_id: str,
     ) -> list[RecordResult]:
         """Download the result files that can have rows (one or two calls)."""
         failed = _count(info.get("numberRecordsFailed"))

@@ -51,7 +51,7 @@ from crm.salesforce.factory import get_client
 from crm.salesforce.results import RecordResult
 from crm.salesforce.usage import ApiUsage
 from crm.selectors import latest_api_usage
-from crm.services import claims
+from crm.services import claims, renewal_opportunities
 from crm.services.attempts import record_call
 from crm.services.org_schema import multi_currency_enabled
 from crm.services.sync_state import FLUSH_TASK, in_sync_scope, keep_parked
@@ -98,6 +98,7 @@ class _Item:
     contract_id: str = ""
     contract_status: str = ""
     error: SalesforceError | None = None
+    unchanged: bool = False  # the Contract payload Salesforce has: only renewals may push
 
 
 @dataclass
@@ -232,15 +233,15 @@ def _push_rows(batch: _Batch, rows: list[ContractSync]) -> None:
         return
 
     items: list[_Item] = []
+    unchanged: list[_Item] = []
     for row in todo:
         in_scope = in_sync_scope(row.subscription.status)
         payload = mapping.build_payload(row.subscription, multi_currency=multi_currency,
                                         activate=in_scope, config=batch.fields)
         if payload.digest == row.payload_hash and row.sf_contract_id:
-            _mark_synced(batch, row, version=row.version, digest=payload.digest,
-                         account_id=row.sf_account_id, contract_id=row.sf_contract_id,
-                         status=row.sf_contract_status)
-            batch.report.unchanged += 1
+            unchanged.append(_Item(row=row, payload=payload, version=row.version,
+                                   account_id=row.sf_account_id, contract_id=row.sf_contract_id,
+                                   contract_status=row.sf_contract_status, unchanged=True))
             continue
         if over_budget and not row.sf_contract_id:
             _defer(batch, row, usage)
@@ -253,12 +254,19 @@ def _push_rows(batch: _Batch, rows: list[ContractSync]) -> None:
         _refuse_account_moves(items)
         _push_contracts(batch, items)
         _activate(batch, items)
+    # Products and renewal opportunities (opt-in), for rows whose Contract Salesforce has;
+    # a failure there fails the row like a Contract failure (see renewal_opportunities).
+    renewal_opportunities.push_batch(batch, targets=items + unchanged,
+                                     multi_currency=multi_currency, over_budget=over_budget)
     # One transaction for the batch's verdicts: one commit instead of one per row (thousands
     # in a bulk batch). Each UPDATE still checks the version it pushed.
     with transaction.atomic():
-        for item in items:
+        for item in items + unchanged:
             if item.error is None:
-                batch.report.synced += 1
+                if item.unchanged:
+                    batch.report.unchanged += 1
+                else:
+                    batch.report.synced += 1
                 _mark_synced(batch, item.row, version=item.version, digest=item.payload.digest,
                              account_id=item.account_id, contract_id=item.contract_id,
                              status=item.contract_status)
