@@ -5,14 +5,15 @@ runs every minute from beat and pushes whatever is due, failed rows whose backof
 elapsed and rows a killed worker left behind included. Both only claim due rows, so any
 number of them may run at once without pushing a row twice. `reconcile_salesforce` runs
 nightly from beat: it compares Salesforce with billing and makes differences due (the flush
-it requests pushes them).
+it requests pushes them); it also makes due the subscriptions whose renewal window opened
+since (crm.services.renewal_opportunities, when SUBSYNC_SF_RENEWALS is on).
 """
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from crm.services import flush, reconcile
+from crm.services import flush, reconcile, renewal_opportunities
 
 
 def _run() -> dict | None:
@@ -32,6 +33,7 @@ def sweep_salesforce() -> dict | None:
 
 @shared_task(name="crm.tasks.reconcile_salesforce", acks_late=True, ignore_result=True)
 def reconcile_salesforce() -> dict | None:
+    renewal_opportunities.mark_opening_windows()
     result = reconcile.reconcile()
     if result is None:
         return None

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from crm import mapping
+from crm import mapping, products_mapping, renewals_mapping
 from crm.salesforce.client import SalesforceClient
 from crm.salesforce.config import SalesforceConfig
 
@@ -26,6 +26,12 @@ DESCRIBE_TYPE = {"Text": "string", "Picklist": "picklist", "Currency": "currency
 CUSTOM = {sobject: [name for name in names if name.endswith("__c")]
           for sobject, names in ((mapping.ACCOUNT, mapping.ACCOUNT_FIELDS),
                                  (mapping.CONTRACT, mapping.CONTRACT_FIELDS))}
+# Products and renewal opportunities (opt-in): their custom fields, and the types they take.
+TYPES = {**mapping.FIELD_TYPES, products_mapping.PRODUCT: products_mapping.PRODUCT_FIELD_TYPES,
+         **renewals_mapping.FIELD_TYPES}
+CUSTOM.update({sobject: [name for name in TYPES[sobject] if name.endswith("__c")]
+               for sobject in (products_mapping.PRODUCT, renewals_mapping.OPPORTUNITY,
+                               renewals_mapping.LINE)})
 
 
 def _parse(path: Path) -> ET.Element:
@@ -78,7 +84,7 @@ def test_each_field_matches_the_describe_and_what_preflight_accepts(described, s
     assert _text(root, "fullName") == name
     kind = DESCRIBE_TYPE[_text(root, "type")]
     assert kind == field["type"]
-    assert kind in mapping.FIELD_TYPES[sobject][name]
+    assert kind in TYPES[sobject][name]
     assert (_text(root, "externalId") == "true") is field["externalId"]
     assert (_text(root, "unique") == "true") is field["unique"]
     if field["externalId"]:
@@ -106,7 +112,28 @@ def test_the_permission_set_grants_every_field_and_both_objects():
     assert set(granted) == expected
     assert set(granted.values()) == {("true", "true")}
     objects = {_text(p, "object"): p for p in root.iterfind("md:objectPermissions", NS)}
-    assert set(objects) == {"Account", "Contract"}
-    for permission in objects.values():
+    # Opportunity products and schedules follow the Opportunity's permissions; price book
+    # entries need edit on price books (the standard one is never created).
+    assert set(objects) == {"Account", "Contract", "Product2", "Pricebook2", "Opportunity"}
+    for name, permission in objects.items():
         for right in ("allowRead", "allowCreate", "allowEdit"):
-            assert _text(permission, right) == "true"
+            expected = "false" if (name, right) == ("Pricebook2", "allowCreate") else "true"
+            assert _text(permission, right) == expected
+
+
+def test_the_two_reports_read_renewals_and_contracts_subsync_keeps():
+    folder = SOURCE / "reports" / "Subsync"
+    assert (SOURCE / "reports" / "Subsync.reportFolder-meta.xml").is_file()
+    reports = {path.name: _parse(path) for path in folder.glob("*.report-meta.xml")}
+    assert len(reports) == 2
+    renewals = reports["Subsync_Renewals_This_And_Next_Quarter.report-meta.xml"]
+    assert _text(renewals, "reportType") == "Opportunity"
+    grouping = renewals.find("md:groupingsDown", NS)
+    assert (_text(grouping, "field"), _text(grouping, "sortOrder")) == ("ACCOUNT_NAME", "Desc")
+    contracts = reports["Subsync_Contracts_Ending_This_And_Next_Quarter.report-meta.xml"]
+    for root, key in ((renewals, f"Opportunity.{renewals_mapping.RENEWAL_EXTERNAL_ID}"),
+                      (contracts, f"Contract.{mapping.CONTRACT_EXTERNAL_ID}")):
+        [criteria] = root.iterfind("md:filter/md:criteriaItems", NS)
+        assert (_text(criteria, "column"), _text(criteria, "operator")) == (key, "notEqual")
+        window = root.find("md:timeFrameFilter", NS)
+        assert _text(window, "interval") == "INTERVAL_CURNEXT1"  # this quarter and next
