@@ -210,7 +210,8 @@ def store_event(
     occurred_at: datetime | None = None, source: str = WebhookEvent.Source.WEBHOOK,
     rejected_error: str = "",
 ) -> StoreResult:
-    """Store a delivery exactly once and enqueue it; a duplicate is only re-run if it failed.
+    """Store a delivery exactly once and enqueue it. A duplicate is re-run only if it failed,
+    its worker died (lease expired), or it was kept rejected and this delivery is usable.
 
     With `rejected_error`, the row is kept as `rejected` (authenticated but unusable) and never
     processed: nothing a provider sent is lost, and the reason is on the row.
@@ -237,11 +238,17 @@ def store_event(
         def stored_row() -> WebhookEvent:
             return WebhookEvent.objects.get(pk=pk)
 
-        requeued = status in _RETRIED_ON_REDELIVERY and not rejected_error and bool(
+        requeued = False
+        if status in _RETRIED_ON_REDELIVERY and not rejected_error:
             # A provider's redelivery of something we failed on, or that a dead worker held
             # (its lease ran out), is a chance to try again.
-            WebhookEvent.objects.filter(Q(status=State.FAILED) | lease_expired(), pk=pk)
-            .update(status=State.RECEIVED))
+            requeued = bool(WebhookEvent.objects.filter(
+                Q(status=State.FAILED) | lease_expired(), pk=pk).update(status=State.RECEIVED))
+        elif status == State.REJECTED and not rejected_error:
+            # A usable delivery of an event we could only keep as rejected (the webhook sent
+            # another api_version; the poll lists it as v2): it takes the row over, fresh.
+            requeued = bool(WebhookEvent.objects.filter(pk=pk, status=State.REJECTED).update(
+                status=State.RECEIVED, attempts=0, error="", traceback="", **fields))
         if requeued:
             announce_on_commit(pk)
         return StoreResult(pk=pk, created=False, requeued=requeued, build=stored_row)

@@ -28,7 +28,7 @@ from billing.providers.base import ProviderError
 from billing.providers.chargebee.api import ChargebeeApi, ChargebeeApiError
 from billing.providers.chargebee.client import api_configured, api_from_settings
 from billing.providers.chargebee.errors import ChargebeeEventError
-from billing.providers.chargebee.intake import best_effort_type
+from billing.providers.chargebee.intake import best_effort_id, best_effort_type
 from billing.providers.chargebee.parse import read_envelope
 from billing.services.intake import store_event
 from billing.webhooks.common import payload_digest
@@ -118,8 +118,7 @@ def _store(raw: dict[str, Any]) -> tuple[str, datetime | None]:
         # Kept as rejected, as the webhook does. Its own id (when it has one) keeps the next
         # poll's overlap from storing it again; the body changes between listings
         # (`webhook_status`), so a digest would not.
-        event_id = raw.get("id") if isinstance(raw.get("id"), str) and raw.get("id") else (
-            f"rejected:{payload_digest(body)}")
+        event_id = best_effort_id(body.encode()) or f"rejected:{payload_digest(body)}"
         result = store_event(
             provider=PROVIDER, event_id=event_id, event_type=best_effort_type(body.encode()),
             body=body, occurred_at=_occurred_at(raw), source=WebhookEvent.Source.POLL,

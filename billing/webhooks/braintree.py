@@ -56,7 +56,7 @@ def receive(delivery: Delivery) -> Answer:
     except BraintreeEventError as exc:
         # Signed with our keys but unusable.
         return keep_rejected(delivery, provider="braintree", body=text, message=str(exc),
-                             key=dedupe_key(payload=form.payload))
+                             event_id=f"rejected:{dedupe_key(payload=form.payload)}")
     result = store_event(
         provider="braintree", event_id=notification.dedupe_key, event_type=notification.kind,
         body=text, headers=request_headers(delivery), occurred_at=notification.occurred_at,

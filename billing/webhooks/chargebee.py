@@ -50,9 +50,11 @@ def receive(delivery: Delivery) -> Answer:
     try:
         envelope = read_envelope(event=body)
     except ChargebeeEventError as exc:
-        # Authenticated but unusable.
-        return keep_rejected(delivery, provider="chargebee", key=payload_digest(body), body=text,
-                             message=str(exc), event_type=intake.best_effort_type(body))
+        # Authenticated but unusable: kept under Chargebee's event id when it can be read.
+        return keep_rejected(
+            delivery, provider="chargebee", body=text, message=str(exc),
+            event_id=intake.best_effort_id(body) or f"rejected:{payload_digest(body)}",
+            event_type=intake.best_effort_type(body))
     result = store_event(
         provider="chargebee", event_id=envelope.event_id, event_type=envelope.event_type,
         body=text, headers=request_headers(delivery), occurred_at=envelope.occurred_at,

@@ -49,13 +49,14 @@ def payload_digest(data: bytes | str) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-def keep_rejected(delivery: Delivery, *, provider: str, key: str, body: str, message: str,
+def keep_rejected(delivery: Delivery, *, provider: str, event_id: str, body: str, message: str,
                   event_type: str = "") -> Answer:
     """Store an authenticated but unusable delivery as `rejected` and answer 400.
 
     Nothing a provider sent is lost: the row keeps the body and the reason for an operator.
+    `event_id` is the provider's own when it could be read, else `rejected:<digest>`.
     """
-    store_event(provider=provider, event_id=f"rejected:{key}", event_type=event_type,
+    store_event(provider=provider, event_id=event_id, event_type=event_type,
                 body=body, headers=request_headers(delivery), rejected_error=message)
     return error(400, message)
 

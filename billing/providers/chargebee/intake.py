@@ -38,11 +38,23 @@ def basic_auth_matches(header: str, *, username: str, password: str) -> bool:
     return user_ok and secret_ok
 
 
-def best_effort_type(body: bytes) -> str:
-    """The event_type of an unusable body, when it has one, for the rejected row."""
+def _best_effort_str(body: bytes, key: str) -> str:
+    """`key` of an unusable body when it is a JSON object holding a string there, else ''."""
     try:
         data = json.loads(body)
     except (UnicodeDecodeError, ValueError):
         return ""
-    value = data.get("event_type") if isinstance(data, dict) else None
-    return value[:128] if isinstance(value, str) else ""
+    value = data.get(key) if isinstance(data, dict) else None
+    return value if isinstance(value, str) else ""
+
+
+def best_effort_type(body: bytes) -> str:
+    """The event_type of an unusable body, when it has one, for the rejected row."""
+    return _best_effort_str(body, "event_type")[:128]
+
+
+def best_effort_id(body: bytes) -> str:
+    """Chargebee's own event id of an unusable body (another api_version, a missing field),
+    when it has one: the rejected row is kept under it, so ops find it by the id Chargebee
+    shows them, and a usable delivery of the same event takes the row over."""
+    return _best_effort_str(body, "id").strip()
