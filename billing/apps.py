@@ -12,7 +12,7 @@ class BillingConfig(AppConfig):
         from billing import backfill
         from billing.backfill import braintree as braintree_backfill
         from billing.backfill import chargebee as chargebee_backfill
-        from billing.checks import webhook_settings
+        from billing.checks import webhook_password_length, webhook_settings
         from billing.providers.base import register
         from billing.providers.braintree.adapter import BraintreeAdapter
         from billing.providers.chargebee.adapter import ChargebeeAdapter
@@ -22,3 +22,4 @@ class BillingConfig(AppConfig):
         backfill.register("chargebee", chargebee_backfill.run)
         backfill.register("braintree", braintree_backfill.run)
         checks.register(webhook_settings, "subsync")
+        checks.register(webhook_password_length, "subsync")

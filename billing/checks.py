@@ -8,11 +8,14 @@ silence the other's with `SILENCED_SYSTEM_CHECKS` (ids below).
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core import checks
 
 from billing.selectors.configuration import webhook_configuration
 
 CHECK_IDS = {"chargebee": "billing.W001", "braintree": "billing.W002"}
+# Chargebee's Basic auth password is the only proof that a delivery comes from Chargebee.
+MIN_WEBHOOK_PASSWORD_LENGTH = 16
 
 
 def webhook_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
@@ -27,3 +30,18 @@ def webhook_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
         for entry in webhook_configuration()
         if not entry.configured
     ]
+
+
+def webhook_password_length(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """An error (the app does not start) for a guessable Chargebee webhook password."""
+    password = settings.CHARGEBEE_WEBHOOK_PASSWORD
+    if not password or len(password) >= MIN_WEBHOOK_PASSWORD_LENGTH:
+        return []
+    return [checks.Error(
+        f"CHARGEBEE_WEBHOOK_PASSWORD is {len(password)} characters long; at least "
+        f"{MIN_WEBHOOK_PASSWORD_LENGTH} are required.",
+        hint=("It is the only proof that a webhook comes from Chargebee. Set a long random "
+              "value (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(24))'`) "
+              "here and in Chargebee's webhook settings."),
+        id="billing.E001",
+    )]

@@ -1,17 +1,22 @@
 """`make run`: migrate, make a first admin, then run web, worker and beat together.
 
-With no Salesforce credentials in the environment it also starts the bundled Salesforce
-emulator and points the app at it. Output of every process is interleaved, each line prefixed
+With no SALESFORCE_* variable in the environment it also starts the bundled Salesforce
+emulator and points the app at it, saying so (SUBSYNC_SALESFORCE_EMULATOR=true; the
+dashboard and /healthz show it). SUBSYNC_SALESFORCE_EMULATOR=false turns that off;
+SUBSYNC_SALESFORCE_EMULATOR=true with SALESFORCE_* variables set is refused rather than
+overriding them. Production (the image's `python -m subsync.server`) never starts it.
+
+Output of every process is interleaved, each line prefixed
 with the process name; Ctrl-C (or SIGTERM) stops all of them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import os
 import re
-import secrets
 import signal
 import subprocess
 import sys
@@ -49,22 +54,17 @@ def _manage(*args: str, env: dict) -> subprocess.CompletedProcess:
 
 
 def ensure_admin(env: dict) -> None:
-    """Create the first superuser once and print its password once (it is not stored)."""
-    password = secrets.token_urlsafe(12)
-    code = (
-        "from django.contrib.auth import get_user_model;"
-        "U=get_user_model();"
-        "import sys;"
-        "sys.exit(0) if U.objects.filter(is_superuser=True).exists() else "
-        f"(U.objects.create_superuser('admin', 'admin@localhost', {password!r}), sys.exit(3))"
-    )
-    result = subprocess.run([PY, "manage.py", "shell", "-c", code], cwd=ROOT, env=env,
+    """Create the first superuser once and print its password once (it is not stored).
+
+    The password is made by the child process that creates the user and printed by it, so it
+    never appears on a command line (which any local user can read in `ps`).
+    """
+    result = subprocess.run([PY, "-m", "subsync.first_admin"], cwd=ROOT, env=env,
                             capture_output=True, text=True)
-    if result.returncode == 3:
-        _say(f"created the first admin account: user 'admin', password '{password}' "
-             "(shown only this once; change it in /admin/)")
-    elif result.returncode != 0:
+    if result.returncode != 0:
         raise SystemExit(result.stderr)
+    if result.stdout.strip():
+        _say(result.stdout.strip())
 
 
 def offer_demo(env: dict) -> None:
@@ -100,9 +100,39 @@ def _spawn(cmd: list[str], *, env: dict) -> subprocess.Popen:
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
 
+# Settings an operator gives to reach a real org; the emulator never overrides any of them.
+SALESFORCE_SETTINGS = ("SALESFORCE_LOGIN_URL", "SALESFORCE_CLIENT_ID", "SALESFORCE_CLIENT_SECRET",
+                       "SALESFORCE_USERNAME", "SALESFORCE_PASSWORD", "SALESFORCE_PRIVATE_KEY_FILE",
+                       "SALESFORCE_CA_BUNDLE", "SALESFORCE_AUTH_FLOW")
+TRUE = ("1", "true", "yes", "on")
+
+
+def emulator_wanted(env: dict) -> bool:
+    """Whether to start the built-in emulator: SUBSYNC_SALESFORCE_EMULATOR when given;
+    otherwise (the `make run` default) only with DEBUG on and no SALESFORCE_* variable set.
+
+    Refuses (SystemExit) an explicit request beside operator-given Salesforce settings: the
+    emulator would have to override them, and an operator who set one meant a real org.
+    """
+    given = [name for name in SALESFORCE_SETTINGS if env.get(name)]
+    choice = env.get("SUBSYNC_SALESFORCE_EMULATOR", "").strip().lower()
+    if not choice:
+        return not given and env.get("DEBUG", "").strip().lower() in TRUE
+    if choice not in TRUE:
+        return False
+    if given:
+        raise SystemExit(
+            f"SUBSYNC_SALESFORCE_EMULATOR=true, but {', '.join(given)} "
+            f"{'is' if len(given) == 1 else 'are'} set: the emulator never overrides Salesforce "
+            "settings. Unset them to use the emulator, or unset SUBSYNC_SALESFORCE_EMULATOR "
+            "to use your org.")
+    return True
+
+
 def start_emulator(env: dict, var_dir: Path) -> subprocess.Popen | None:
-    """Start the Salesforce emulator unless real credentials are configured."""
-    if env.get("SALESFORCE_CLIENT_ID") or env.get("SALESFORCE_USERNAME"):
+    """Start the Salesforce emulator when wanted (emulator_wanted), and point the app at it."""
+    if not emulator_wanted(env):
+        env["SUBSYNC_SALESFORCE_EMULATOR"] = "false"
         return None
     cert_dir = var_dir / "sf-emulator"
     ready = cert_dir / "ready.json"
@@ -122,8 +152,26 @@ def start_emulator(env: dict, var_dir: Path) -> subprocess.Popen | None:
         SALESFORCE_CLIENT_ID="emulator", SALESFORCE_CLIENT_SECRET="emulator",
         SALESFORCE_CA_BUNDLE=info["ca_path"], SUBSYNC_SALESFORCE_EMULATOR="true",
     )
-    _say(f"no Salesforce credentials set: using the built-in Salesforce emulator at {info['url']}")
+    _say(f"using the built-in Salesforce emulator at {info['url']}: nothing reaches a real "
+         "Salesforce org (SUBSYNC_SALESFORCE_EMULATOR=true; set the SALESFORCE_* variables "
+         "for your org)")
     return proc
+
+
+def check_bind(bind: str, *, debug: bool) -> None:
+    """Refuse to serve a DEBUG app (placeholder SECRET_KEY, debug pages) beyond this machine."""
+    host = bind.rsplit(":", 1)[0].strip("[]")
+    if not debug or host == "localhost":
+        return
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise SystemExit(
+            f"SUBSYNC_BIND={bind} would serve the app beyond this machine with DEBUG on "
+            "(debug pages, a placeholder SECRET_KEY). Bind to 127.0.0.1, or set DEBUG=false "
+            "and a SECRET_KEY (and ALLOWED_HOSTS) to serve it.")
 
 
 def _pump(name: str, stream, lock: threading.Lock) -> None:
@@ -148,6 +196,8 @@ def main() -> int:
     env = dict(os.environ)
     env.setdefault("DEBUG", "true")
     env.setdefault("PYTHONUNBUFFERED", "1")
+    bind = env.get("SUBSYNC_BIND", "127.0.0.1:8000")
+    check_bind(bind, debug=env["DEBUG"].strip().lower() in TRUE)
     var_dir = Path(env.get("SUBSYNC_VAR_DIR", ROOT / "var"))
     var_dir.mkdir(parents=True, exist_ok=True)
     _say("applying database migrations")
@@ -160,7 +210,6 @@ def main() -> int:
     emulator = start_emulator(env, var_dir)
     if emulator is not None:
         procs["emulator"] = emulator
-    bind = env.get("SUBSYNC_BIND", "127.0.0.1:8000")
     lock = threading.Lock()
     for name, cmd in commands(bind).items():
         procs[name] = _spawn(cmd, env=env)

@@ -372,8 +372,17 @@ SALESFORCE_PASSWORD = env.str("SALESFORCE_PASSWORD", default="")
 SALESFORCE_PRIVATE_KEY_FILE = env.str("SALESFORCE_PRIVATE_KEY_FILE", default="")
 SALESFORCE_API_VERSION = env.str("SALESFORCE_API_VERSION", default="62.0")
 SALESFORCE_CA_BUNDLE = env.str("SALESFORCE_CA_BUNDLE", default="")
-# Set by `make run` when it starts the built-in Salesforce emulator (shown on every page).
+# Instance hosts trusted besides Salesforce's domains and SALESFORCE_LOGIN_URL's own host (a
+# proxy in front of Salesforce); crm.salesforce.endpoints.
+SALESFORCE_INSTANCE_HOSTS = env.list("SALESFORCE_INSTANCE_HOSTS", default=[])
+# Set by `make run` when it starts the built-in Salesforce emulator (shown on every page and in
+# /healthz). Never in production: with DEBUG off it is refused.
 SUBSYNC_SALESFORCE_EMULATOR = env.bool("SUBSYNC_SALESFORCE_EMULATOR", default=False)
+if SUBSYNC_SALESFORCE_EMULATOR and not DEBUG:
+    raise ImproperlyConfigured(
+        "SUBSYNC_SALESFORCE_EMULATOR=true is for `make run` (DEBUG on): a production app "
+        "must not sync into the built-in emulator. Set the SALESFORCE_* variables instead."
+    )
 
 SUBSYNC_SYNC_STATUSES = env.list(
     "SUBSYNC_SYNC_STATUSES", default=["active", "non_renewing", "past_due"]

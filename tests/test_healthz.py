@@ -18,7 +18,20 @@ def test_healthz_is_public_and_ok_when_database_and_broker_answer(client, settin
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"database": "ok", "broker": "ok",
-                               "webhooks": {"chargebee": "ok", "braintree": "ok"}}
+                               "webhooks": {"chargebee": "ok", "braintree": "ok"},
+                               "salesforce": "not configured: needs SALESFORCE_CLIENT_ID, "
+                                             "SALESFORCE_CLIENT_SECRET"}
+
+
+def test_healthz_says_when_pushes_go_to_the_built_in_emulator(client, settings):
+    settings.SUBSYNC_SALESFORCE_EMULATOR = True
+    assert client.get("/healthz").json()["salesforce"] == "built-in emulator"
+    settings.SUBSYNC_SALESFORCE_EMULATOR = False
+    settings.SALESFORCE_CLIENT_ID = "client-id-value"
+    settings.SALESFORCE_CLIENT_SECRET = "client-secret-value"
+    body = client.get("/healthz")
+    assert body.json()["salesforce"] == "configured"
+    assert b"client-secret-value" not in body.content
 
 
 def test_healthz_says_which_webhooks_are_refused_and_what_to_set(client, settings):

@@ -40,7 +40,8 @@ def embedded_env(var_dir: Path, port: int) -> dict[str, str]:
            if not k.startswith(("DATABASE_URL", "CELERY_", "SALESFORCE_", "DEBUG",
                                    "BRAINTREE_", "CHARGEBEE_", "SILENCED_"))}
     env.update(SUBSYNC_VAR_DIR=str(var_dir), SUBSYNC_BIND=f"127.0.0.1:{port}",
-               CHARGEBEE_WEBHOOK_USERNAME="hooks", CHARGEBEE_WEBHOOK_PASSWORD="smoke-pass",
+               CHARGEBEE_WEBHOOK_USERNAME="hooks",
+               CHARGEBEE_WEBHOOK_PASSWORD="smoke-webhook-password",
                SUBSYNC_EMULATOR_PORT=str(free_port()), WEB_CONCURRENCY="1",
                WORKER_CONCURRENCY="1", PYTHONUNBUFFERED="1")
     return env
@@ -60,7 +61,7 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 120) -> dict
 
 
 def send_webhook(port: int, event: dict) -> int:
-    token = base64.b64encode(b"hooks:smoke-pass").decode()
+    token = base64.b64encode(b"hooks:smoke-webhook-password").decode()
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/webhooks/chargebee/", data=json.dumps(event).encode(),
         headers={"Authorization": f"Basic {token}", "Content-Type": "application/json"},
@@ -128,7 +129,9 @@ def test_make_run_serves_health_runs_tasks_and_stops_cleanly(tmp_path):
         assert health == {"database": "ok", "broker": "ok", "webhooks": {
             "chargebee": "ok",
             "braintree": "refused: needs BRAINTREE_MERCHANT_ID, BRAINTREE_PUBLIC_KEY, "
-                         "BRAINTREE_PRIVATE_KEY"}}
+                         "BRAINTREE_PRIVATE_KEY"},
+            # make run's default without SALESFORCE_* settings, said where ops look.
+            "salesforce": "built-in emulator"}
         result = subprocess.run(
             [sys.executable, "-c",
              "from subsync.celery import ping; print(ping.delay().get(timeout=60))"],

@@ -17,6 +17,7 @@ import jwt
 import requests
 
 from crm.salesforce.config import SalesforceConfig
+from crm.salesforce.endpoints import check_instance_url, check_login_url
 from crm.salesforce.errors import AUTH_FAILURE_BACKOFF_SECONDS, SalesforceError
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -86,6 +87,7 @@ def _form(config: SalesforceConfig) -> dict[str, str]:
 
 def fetch_token(*, config: SalesforceConfig, session: requests.Session) -> Token:
     """Log in with the configured flow; raises SalesforceError (never with a secret in it)."""
+    check_login_url(config.login_url)
     url = f"{config.login_url}/services/oauth2/token"
     try:
         response = session.post(url, data=_form(config), headers={"Accept": "application/json"})
@@ -115,7 +117,7 @@ def fetch_token(*, config: SalesforceConfig, session: requests.Session) -> Token
             + (f" ({description})" if description else ""),
             status=response.status_code,
         )
-    return Token(
-        access_token=body["access_token"],
-        instance_url=str(body.get("instance_url") or config.login_url).rstrip("/"),
-    )
+    instance_url = str(body.get("instance_url") or config.login_url).rstrip("/")
+    check_instance_url(instance_url, login_url=config.login_url,
+                       extra_hosts=config.instance_hosts)
+    return Token(access_token=body["access_token"], instance_url=instance_url)

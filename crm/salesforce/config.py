@@ -35,6 +35,8 @@ class SalesforceConfig:
     api_version: str = "62.0"
     ca_bundle: str = ""
     timeout: float = 30.0
+    # Instance hosts trusted besides Salesforce's domains (crm.salesforce.endpoints).
+    instance_hosts: tuple[str, ...] = ()
 
     @classmethod
     def from_settings(cls) -> SalesforceConfig:
@@ -49,6 +51,7 @@ class SalesforceConfig:
             api_version=str(settings.SALESFORCE_API_VERSION).lstrip("vV"),
             ca_bundle=settings.SALESFORCE_CA_BUNDLE,
             timeout=float(getattr(settings, "SALESFORCE_TIMEOUT", 30)),
+            instance_hosts=tuple(getattr(settings, "SALESFORCE_INSTANCE_HOSTS", ())),
         )
 
     def missing(self) -> list[str]:

@@ -17,7 +17,7 @@ from billing.tasks import process_webhook_event
 
 pytestmark = pytest.mark.django_db
 
-USER, PASSWORD = "bench-hooks", "bench-pw"
+USER, PASSWORD = "bench-hooks", "bench-hooks-password"
 
 
 def mix(run_id="t", subscriptions=8, seed=7):

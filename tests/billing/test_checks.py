@@ -19,7 +19,8 @@ def unconfigure(settings, *, chargebee: bool = True, braintree: bool = True) -> 
     if chargebee:
         settings.CHARGEBEE_WEBHOOK_USERNAME = settings.CHARGEBEE_WEBHOOK_PASSWORD = ""
     else:
-        settings.CHARGEBEE_WEBHOOK_USERNAME, settings.CHARGEBEE_WEBHOOK_PASSWORD = "h", "pw"
+        settings.CHARGEBEE_WEBHOOK_USERNAME = "h"
+        settings.CHARGEBEE_WEBHOOK_PASSWORD = "a-long-webhook-password"
     if braintree:
         settings.BRAINTREE_MERCHANT_ID = settings.BRAINTREE_PUBLIC_KEY = ""
         settings.BRAINTREE_PRIVATE_KEY = ""
@@ -60,7 +61,7 @@ def test_manage_py_check_prints_it_unless_silenced_in_the_environment(tmp_path):
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("CHARGEBEE_", "BRAINTREE_", "SILENCED_", "DATABASE_"))}
     env.update(DEBUG="true", SUBSYNC_VAR_DIR=str(tmp_path), CHARGEBEE_WEBHOOK_USERNAME="h",
-               CHARGEBEE_WEBHOOK_PASSWORD="pw")
+               CHARGEBEE_WEBHOOK_PASSWORD="a-long-webhook-password")
     root = Path(__file__).resolve().parents[2]
 
     def check(**extra) -> subprocess.CompletedProcess:
@@ -74,3 +75,22 @@ def test_manage_py_check_prints_it_unless_silenced_in_the_environment(tmp_path):
     silenced = check(SILENCED_SYSTEM_CHECKS="billing.W002")
     assert "billing.W002" not in silenced.stdout + silenced.stderr
     assert "no issues (1 silenced)" in silenced.stdout
+
+
+@pytest.mark.parametrize("password", ["pw", "s3cret-pass", "x" * 15])
+def test_a_short_chargebee_webhook_password_stops_the_app(settings, password):
+    settings.CHARGEBEE_WEBHOOK_USERNAME = "hooks"
+    settings.CHARGEBEE_WEBHOOK_PASSWORD = password
+    with pytest.raises(SystemCheckError) as refused:
+        call_command("check")
+    assert "billing.E001" in str(refused.value)
+    assert f"CHARGEBEE_WEBHOOK_PASSWORD is {len(password)} characters long" in str(refused.value)
+    assert password not in str(refused.value).replace("CHARGEBEE_WEBHOOK_PASSWORD", "")
+
+
+@pytest.mark.parametrize("password", ["", "x" * 16, "a-long-webhook-password"])
+def test_long_or_unset_passwords_pass(settings, password):
+    settings.CHARGEBEE_WEBHOOK_USERNAME = "hooks"
+    settings.CHARGEBEE_WEBHOOK_PASSWORD = password
+    settings.SILENCED_SYSTEM_CHECKS = ["billing.W001", "billing.W002"]
+    call_command("check", "--fail-level", "WARNING")
