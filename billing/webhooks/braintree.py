@@ -19,7 +19,7 @@ from billing.providers.braintree.errors import BraintreeEventError, BraintreeSig
 from billing.providers.braintree.parse import dedupe_key, verify_and_read
 from billing.services.intake import store_event
 from billing.webhooks.common import (
-    BodyTooLarge,
+    BodyRefused,
     error,
     keep_rejected,
     read_body,
@@ -40,8 +40,8 @@ def receive(delivery: Delivery) -> Answer:
                           + ", ".join(exc.settings_to_set))
     try:
         body = read_body(delivery)
-    except BodyTooLarge:
-        return error(413, "body over 1 MiB")
+    except BodyRefused as refused:
+        return refused.answer()
     form = intake.read_form(body)
     if not form.payload:
         return error(400, "bt_payload is missing")

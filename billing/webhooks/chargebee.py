@@ -10,7 +10,7 @@ from billing.providers.chargebee.errors import ChargebeeEventError
 from billing.providers.chargebee.parse import read_envelope
 from billing.services.intake import store_event
 from billing.webhooks.common import (
-    BodyTooLarge,
+    BodyRefused,
     error,
     keep_rejected,
     payload_digest,
@@ -44,8 +44,8 @@ def receive(delivery: Delivery) -> Answer:
         return _unauthorized("missing or wrong credentials")
     try:
         body = read_body(delivery)
-    except BodyTooLarge:
-        return error(413, "body over 1 MiB")
+    except BodyRefused as refused:
+        return refused.answer()
     text = body.decode("utf-8", errors="replace")
     try:
         envelope = read_envelope(event=body)

@@ -21,18 +21,56 @@ MAX_BODY_BYTES = 1024 * 1024  # 1 MiB: far above any real event, far below a mem
 Receiver = Callable[[Delivery], Answer]
 
 
-class BodyTooLarge(Exception):
-    pass
+class BodyRefused(Exception):
+    """The body cannot be taken: the answer's status and message."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+    def answer(self) -> Answer:
+        return error(self.status, self.message)
+
+
+def _too_large() -> BodyRefused:
+    return BodyRefused(413, "body over 1 MiB")
 
 
 def read_body(delivery: Delivery, *, limit: int = MAX_BODY_BYTES) -> bytes:
-    """Read at most `limit` bytes of the body, refusing larger ones before buffering them."""
-    if delivery.content_length > limit:
-        raise BodyTooLarge
-    data = delivery.body.read(limit + 1)
+    """Read at most `limit` bytes of the body, refusing larger ones before buffering them.
+
+    A chunked body (no Content-Length) is read up to its end when the server marks where it
+    ends, else refused with 411 (never taken for empty). An empty body is refused with 400:
+    there is nothing to store.
+    """
+    if delivery.content_length is None:
+        if not delivery.chunked_readable:
+            raise BodyRefused(411, "Content-Length required (this server cannot read a "
+                                   "chunked body)")
+        data = _read_to_end(delivery.body, limit=limit)
+    else:
+        if delivery.content_length > limit:
+            raise _too_large()
+        data = delivery.body.read(limit + 1)
     if len(data) > limit:
-        raise BodyTooLarge
+        raise _too_large()
+    if not data:
+        raise BodyRefused(400, "empty body")
     return data
+
+
+def _read_to_end(stream, *, limit: int) -> bytes:
+    """Read until the stream ends or more than `limit` bytes came (a read may return less
+    than asked before the end)."""
+    parts, size = [], 0
+    while size <= limit:
+        part = stream.read(limit + 1 - size)
+        if not part:
+            break
+        parts.append(part)
+        size += len(part)
+    return b"".join(parts)
 
 
 def request_headers(delivery: Delivery) -> dict[str, str]:

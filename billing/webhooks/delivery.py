@@ -27,32 +27,62 @@ class Readable(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
 
 
-def declared_length(meta: Mapping[str, str]) -> int:
-    """The Content-Length the client declared, 0 when absent or not a number."""
+def declared_length(meta: Mapping[str, str]) -> int | None:
+    """The Content-Length the client declared; None when it declared none (a chunked body),
+    0 when it is not a number."""
+    value = meta.get("CONTENT_LENGTH")
+    if value in (None, ""):
+        return None
     try:
-        return max(0, int(meta.get("CONTENT_LENGTH") or 0))
+        return max(0, int(value))
     except ValueError:
         return 0
 
 
+class _Nothing:
+    def read(self, size: int = -1, /) -> bytes:
+        return b""
+
+
 @dataclass(frozen=True)
 class Delivery:
-    """What a receiver needs of one POST: its headers and its body, not yet read."""
+    """What a receiver needs of one POST: its headers and its body, not yet read.
+
+    Without a Content-Length (Transfer-Encoding: chunked), the body is the server's input
+    stream read to its end, when the server says it ends there (`wsgi.input_terminated`, set
+    by gunicorn and granian). Else a chunked body cannot be read: `content_length` is None
+    and the receiver answers 411 rather than take the body for empty. A request with neither
+    header has no body (HTTP/1.1).
+    """
 
     headers: Mapping[str, str]  # case-insensitive, as Django's request.headers
-    body: Readable  # yields at most content_length bytes
-    content_length: int
+    body: Readable  # yields at most content_length bytes (or up to its end, when chunked)
+    content_length: int | None  # None: not declared
+    chunked_readable: bool = False  # no length, but the stream ends with the body
 
     @classmethod
     def from_request(cls, request: HttpRequest) -> Delivery:
-        return cls(headers=request.headers, body=request,
-                   content_length=declared_length(request.META))
+        # Django reads nothing of a body without Content-Length: take the server's stream.
+        return cls._of(request.META, headers=request.headers, declared=request)
 
     @classmethod
     def from_environ(cls, environ: dict) -> Delivery:
         length = declared_length(environ)
-        return cls(headers=HttpHeaders(environ),
-                   body=LimitedStream(environ["wsgi.input"], length), content_length=length)
+        declared = LimitedStream(environ["wsgi.input"], length) if length is not None else None
+        return cls._of(environ, headers=HttpHeaders(environ), declared=declared)
+
+    @classmethod
+    def _of(cls, meta: Mapping, *, headers: Mapping[str, str],
+            declared: Readable | None) -> Delivery:
+        length = declared_length(meta)
+        if length is not None:
+            return cls(headers=headers, body=declared, content_length=length)
+        if meta.get("wsgi.input_terminated") and "wsgi.input" in meta:
+            return cls(headers=headers, body=meta["wsgi.input"], content_length=None,
+                       chunked_readable=True)
+        if "HTTP_TRANSFER_ENCODING" not in meta:
+            return cls(headers=headers, body=_Nothing(), content_length=0)  # no body at all
+        return cls(headers=headers, body=_Nothing(), content_length=None)
 
 
 @dataclass(frozen=True)
