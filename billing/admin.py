@@ -18,8 +18,11 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+# Customers, subscriptions and their items are copies of what the billing provider says, kept
+# up to date by its webhooks: an edit here would silently diverge from billing (and be
+# overwritten, or not, by the next event). They are shown, raw payloads included, not edited.
 @admin.register(models.Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(ReadOnlyAdmin):
     list_display = ("external_id", "provider", "company", "email", "updated_at")
     list_filter = ("provider",)
     search_fields = ("external_id", "email", "company", "last_name")
@@ -29,9 +32,18 @@ class SubscriptionItemInline(admin.TabularInline):
     model = models.SubscriptionItem
     extra = 0
 
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
 
 @admin.register(models.Subscription)
-class SubscriptionAdmin(admin.ModelAdmin):
+class SubscriptionAdmin(ReadOnlyAdmin):
     list_display = ("external_id", "provider", "customer", "status", "mrr", "currency",
                     "next_renewal_at")
     list_filter = ("provider", "status", "currency")
@@ -41,7 +53,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.SubscriptionItem)
-class SubscriptionItemAdmin(admin.ModelAdmin):
+class SubscriptionItemAdmin(ReadOnlyAdmin):
     list_display = ("subscription", "kind", "item_id", "quantity", "amount")
     raw_id_fields = ("subscription",)
 
