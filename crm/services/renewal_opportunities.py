@@ -194,7 +194,13 @@ def _push_renewals(run: Run, *, targets: list[Target], lines: dict[int, list],
         push.sync.stage = RenewalSync.Stage.OPEN
         push.sync.payload_hash = "" if push.failed else push.renewal.digest
         push.sync.last_synced_at = run.now
-        push.sync.save()
+    # Two statements for the batch rather than one per renewal.
+    new = [p.sync for p in pushes if p.sync.pk is None]
+    known = [p.sync for p in pushes if p.sync.pk is not None]
+    RenewalSync.objects.bulk_create(new, batch_size=500)
+    RenewalSync.objects.bulk_update(
+        known, ["lines", "stage", "payload_hash", "last_synced_at", "sf_opportunity_id"],
+        batch_size=500)
 
 
 def _write_opportunities(run: Run, *, closings, pushes: list[_Push], pricebook_id: str) -> None:
