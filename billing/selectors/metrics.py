@@ -22,6 +22,7 @@ rate; every result gathers those in `missing_rates`.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -294,7 +295,8 @@ def _overview(*, history: _History, today: date) -> Overview:
     moved_last = history.movements(month=last_month)
     churn_last = history.churn(month=last_month)
     churn_before = history.churn(month=_add_months(this_month, -2))
-    nrr_now, nrr_then = _nrr(ends=[today, last_month_end], months=12, rates=rates_today)
+    nrr_now, nrr_then = _nrr(ends=[today, last_month_end], months=12, rates=rates_today,
+                             now=(history.now_mrr, history.now_paying))
     results = (mrr_now, mrr_then, moved_now.net_new, moved_last.net_new, churn_last,
                churn_before, nrr_now, nrr_then)
     return Overview(
@@ -366,10 +368,7 @@ class _Day:
     counts: dict[str, int]
     active_delta: int  # subscriptions that became active minus those that stopped being
 
-    @property
-    def paying_delta(self) -> int:
-        return (self.counts[Movement.NEW] + self.counts[Movement.REACTIVATION]
-                - self.counts[Movement.CHURN])
+    paying_delta: int  # customers who started paying minus those who stopped
 
 
 class _History:
@@ -384,6 +383,8 @@ class _History:
         self.now_paying = now_paying
         self.days = days
         self.rates = rates
+        self._day_keys = [row.day for row in days]
+        self._movements: dict[date, MonthMovements] = {}  # churn() needs them again
 
     @classmethod
     def read(cls, *, since: date, today: date) -> _History:
@@ -395,19 +396,24 @@ class _History:
             active=Count("id", filter=Q(status__in=ACTIVE_STATUSES)),
             paying=Count("customer", distinct=True, filter=Q(mrr__gt=0)),
         )
-        days = [
-            _Day(day=row.day, currency=row.currency, delta=row.mrr_delta,
-                 amounts={kind: getattr(row, f"{kind.value}_amount") for kind in MOVEMENTS},
-                 counts={kind: getattr(row, f"{kind.value}_count") for kind in MOVEMENTS},
-                 active_delta=row.active_delta)
-            for row in LedgerDay.objects.filter(day__gte=since).order_by()
-        ]
+        kinds = [f"{kind.value}_{part}" for part in ("amount", "count") for kind in MOVEMENTS]
+        days = []
+        for day, currency, delta, active_delta, *sums in (
+                LedgerDay.objects.filter(day__gte=since).order_by("day")
+                .values_list("day", "currency", "mrr_delta", "active_delta", *kinds)):
+            amounts = dict(zip(MOVEMENTS, sums[:len(MOVEMENTS)], strict=True))
+            moved = dict(zip(MOVEMENTS, sums[len(MOVEMENTS):], strict=True))
+            days.append(_Day(
+                day=day, currency=currency, delta=delta, amounts=amounts, counts=moved,
+                active_delta=active_delta,
+                paying_delta=(moved[Movement.NEW] + moved[Movement.REACTIVATION]
+                              - moved[Movement.CHURN])))
         return cls(today=today, now_mrr=now_mrr, now_active=counts["active"],
                    now_paying=counts["paying"], days=days,
                    rates=fx.rate_history(until=today))
 
     def _after(self, day: date) -> list[_Day]:
-        return [row for row in self.days if row.day > day]
+        return self.days[bisect_right(self._day_keys, day):]  # days are in order
 
     def mrr_at(self, day: date) -> dict[str, int]:
         """MRR per currency at the end of `day` (>= the day before `since`)."""
@@ -425,7 +431,8 @@ class _History:
     def _span(self, month: date) -> tuple[date, bool, list[_Day]]:
         end = _add_months(month, 1) - timedelta(days=1)
         until = min(end, self.today)
-        return until, until == end, [row for row in self.days if month <= row.day <= until]
+        rows = self.days[bisect_left(self._day_keys, month):bisect_right(self._day_keys, until)]
+        return until, until == end, rows
 
     def point(self, *, month: date) -> MonthPoint:
         at = min(_add_months(month, 1) - timedelta(days=1), self.today)
@@ -448,6 +455,11 @@ class _History:
         )
 
     def movements(self, *, month: date) -> MonthMovements:
+        if month not in self._movements:
+            self._movements[month] = self._month_movements(month)
+        return self._movements[month]
+
+    def _month_movements(self, month: date) -> MonthMovements:
         until, complete, rows = self._span(month)
         parts = {kind: self._converted(rows, lambda row, kind=kind: row.amounts[kind])
                  for kind in MOVEMENTS}
@@ -489,7 +501,8 @@ class _History:
         )
 
 
-def _nrr(*, ends: list[date], months: int, rates: Rates) -> list[NetRevenueRetention]:
+def _nrr(*, ends: list[date], months: int, rates: Rates,
+         now: tuple[dict[str, int], int] | None = None) -> list[NetRevenueRetention]:
     """NRR as of each day of `ends` (one query), without reading a year of ledger.
 
     For an end E and its start S: the customers paying at S are all those with MRR > 0 then,
@@ -497,19 +510,23 @@ def _nrr(*, ends: list[date], months: int, rates: Rates) -> list[NetRevenueReten
     >= 0): the MRR now minus LedgerDay's deltas since S. Their MRR at E is the total at E minus
     that of the customers NOT paying at S. Those with MRR at E are (a) the customers whose first
     payment (their `new` movement) came after S, and (b) customers who had paid before, were at
-    0 at S and came back: each of those has a `reactivation` movement between S and E. Both
-    are found with the ledger's (movement, occurred_at) index; (b) is a small set whose MRR at
-    S is the MRR now minus their own ledger rows since S ((customer, occurred_at) index). A
-    customer's MRR at E is the MRR now minus their changes after E (few: E is at most a month
-    ago). The number of customers paying at S comes from LedgerDay's counts of movements.
+    0 at S and came back: each has a `reactivation` between S and E, and it is their first
+    movement in or out of paying since S (had they been paying at S, a `churn` would come
+    first). Both are found with the ledger's (movement, occurred_at) index, (b) checked with
+    its (customer, occurred_at) index. A customer's MRR at E is the MRR now minus their changes
+    after E (few: E is at most a month ago). The number of customers paying at S comes from
+    LedgerDay's counts of movements. This relies on movements being classified in the order
+    the changes occurred, as the batch writer does.
+
+    `now`: the MRR per currency and the number of paying customers now, when the caller has
+    read them already (the overview); otherwise they are read in the same query.
     """
     subscription = Subscription._meta.db_table
     change = SubscriptionChange._meta.db_table
     starts = [_months_before(end, months) for end in ends]
     params: dict[str, object] = {
-        "new": Movement.NEW.value, "reactivation": Movement.REACTIVATION.value,
         "earliest": connection.ops.adapt_datefield_value(min(starts)),
-        **{f"kind{k}": kind.value for k, kind in enumerate(MOVEMENTS)},
+        **{kind.value: kind.value for kind in MOVEMENTS},
     }
     names = [f"{name}{i}" for i in range(len(ends)) for name in ("then", "now", "gone", "paying")]
 
@@ -517,28 +534,23 @@ def _nrr(*, ends: list[date], months: int, rates: Rates) -> list[NetRevenueReten
         values = ", ".join(f"{columns.get(name, '0')} AS {name}" for name in names)
         return f"SELECT {currency} AS currency, {values} {rest}"
 
-    moved = "movement IN ({})".format(", ".join(f"%(kind{k})s" for k in range(len(MOVEMENTS))))
-    ctes, now_part, days_part, paying_part, gone_parts = [], {}, {}, {}, []
+    moved = "movement IN ({})".format(", ".join(f"%({kind.value})s" for kind in MOVEMENTS))
+    now_part, days_part, paying_part, branches = {}, {}, {}, []
     for i, (start, end) in enumerate(zip(starts, ends, strict=True)):
         params |= {f"start{i}": connection.ops.adapt_datefield_value(start),
                    f"end{i}": connection.ops.adapt_datefield_value(end),
                    f"then{i}": _db_datetime(_start_of(start + timedelta(days=1))),
                    f"now{i}": _db_datetime(_start_of(end + timedelta(days=1)))}
-        ctes.append(
-            f"fresh{i} AS (SELECT DISTINCT customer_id FROM {change}"  # noqa: S608 (names only)
-            f" WHERE movement = %(new)s AND occurred_at >= %(then{i})s),"
-            f" back{i} AS (SELECT DISTINCT customer_id FROM {change}"
-            f" WHERE movement = %(reactivation)s AND occurred_at >= %(then{i})s"
-            f" AND occurred_at < %(now{i})s"
-            f" AND customer_id NOT IN (SELECT customer_id FROM fresh{i})),"
-            f" back_then{i} AS (SELECT customer_id, SUM(mrr) AS mrr FROM ("
-            f"  SELECT customer_id, mrr FROM {subscription}"
-            f"  WHERE customer_id IN (SELECT customer_id FROM back{i})"
-            f"  UNION ALL SELECT customer_id, {_SQL_DELTA} FROM {change}"
-            f"  WHERE customer_id IN (SELECT customer_id FROM back{i})"
-            f"  AND occurred_at >= %(then{i})s) back_parts GROUP BY customer_id),"
-            f" gone{i} AS (SELECT customer_id FROM fresh{i}"
-            f"  UNION SELECT customer_id FROM back_then{i} WHERE mrr = 0)"
+        gone = (
+            f"SELECT customer_id FROM {change}"  # noqa: S608 (names only)
+            f" WHERE movement = %(new)s AND occurred_at >= %(then{i})s"
+            f" UNION SELECT customer_id FROM (SELECT DISTINCT customer_id FROM {change}"
+            f"  WHERE movement = %(reactivation)s AND occurred_at >= %(then{i})s"
+            f"  AND occurred_at < %(now{i})s) back WHERE %(reactivation)s = ("
+            f"  SELECT first.movement FROM {change} first"
+            f"  WHERE first.customer_id = back.customer_id AND first.occurred_at >= %(then{i})s"
+            f"  AND first.movement IN (%(new)s, %(reactivation)s, %(churn)s)"
+            f"  ORDER BY first.occurred_at, first.id LIMIT 1)"
         )
         now_part |= {f"then{i}": "mrr", f"now{i}": "mrr"}
         days_part |= {
@@ -548,30 +560,35 @@ def _nrr(*, ends: list[date], months: int, rates: Rates) -> list[NetRevenueReten
                           f" THEN churn_count - new_count - reactivation_count ELSE 0 END",
         }
         paying_part[f"paying{i}"] = "COUNT(DISTINCT customer_id)"
-        gone = f"customer_id IN (SELECT customer_id FROM gone{i})"  # noqa: S608
-        gone_parts += [
-            select({f"gone{i}": "mrr"}, f"FROM {subscription} WHERE mrr > 0 AND {gone}"),
+        branches += [
+            select({f"gone{i}": "sub.mrr"}, f"FROM {subscription} sub JOIN ({gone}) gone"
+                   f" ON gone.customer_id = sub.customer_id WHERE sub.mrr > 0",
+                   currency="sub.currency"),
             select({f"gone{i}": _SQL_DELTA},
-                   f"FROM {change} WHERE {moved} AND occurred_at >= %(now{i})s AND {gone}"),
+                   f"FROM {change} WHERE {moved} AND occurred_at >= %(now{i})s"
+                   f" AND customer_id IN ({gone})"),
         ]
-    branches = [
-        select(now_part, f"FROM {subscription} WHERE mrr > 0"),
-        select(days_part, f"FROM {LedgerDay._meta.db_table} WHERE day > %(earliest)s"),
-        select(paying_part, f"FROM {subscription} WHERE mrr > 0", currency="''"),
-        *gone_parts,
-    ]
+    branches.append(select(days_part, f"FROM {LedgerDay._meta.db_table}"
+                                      f" WHERE day > %(earliest)s"))
+    if now is None:
+        branches += [select(now_part, f"FROM {subscription} WHERE mrr > 0"),
+                     select(paying_part, f"FROM {subscription} WHERE mrr > 0", currency="''")]
     sums = ", ".join(f"SUM({name})" for name in names)
-    sql = (f"WITH {', '.join(ctes)} SELECT currency, {sums} FROM ("  # noqa: S608 (names only)
+    sql = (f"SELECT currency, {sums} FROM ("  # noqa: S608 (names only)
            f" {' UNION ALL '.join(branches)}) parts GROUP BY currency")
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
+    now_mrr, now_paying = now or ({}, 0)
     results = []
     for i, (start, end) in enumerate(zip(starts, ends, strict=True)):
-        then_amounts = {row[0]: int(row[1 + 4 * i]) for row in rows if row[0]}
-        now_amounts = {row[0]: int(row[2 + 4 * i]) - int(row[3 + 4 * i])
-                       for row in rows if row[0]}
-        customers = sum(int(row[4 + 4 * i]) for row in rows)
+        then_amounts, now_amounts = dict(now_mrr), dict(now_mrr)
+        for row in rows:
+            if row[0]:
+                then_amounts[row[0]] = then_amounts.get(row[0], 0) + int(row[1 + 4 * i])
+                now_amounts[row[0]] = (now_amounts.get(row[0], 0) + int(row[2 + 4 * i])
+                                       - int(row[3 + 4 * i]))
+        customers = now_paying + sum(int(row[4 + 4 * i]) for row in rows)
         then_total = fx.total(amounts=then_amounts, rates=rates, basis=fx.BASIS_TODAY)
         now_total = fx.total(amounts=now_amounts, rates=rates, basis=fx.BASIS_TODAY)
         results.append(NetRevenueRetention(
