@@ -39,3 +39,13 @@ def get(provider: str) -> BackfillFn:
 
 def providers() -> list[str]:
     return sorted(_BACKFILLS)
+
+
+def search_counts(provider: str) -> dict | None:
+    """What the last backfill's search of `provider` found (ids, date ranges, searches), when
+    it splits its search (Braintree); None otherwise."""
+    from billing.models import Cursor
+
+    params = (Cursor.objects.filter(provider=provider, name__startswith="backfill:")
+              .values_list("params", flat=True).first())
+    return (params or {}).get("search")

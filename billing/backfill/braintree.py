@@ -2,7 +2,9 @@
 
 Run as `python manage.py backfill braintree [--status "Past Due" ...] [--since DATE]
 [--restart]`. It first refreshes the plan cache (one request), then walks
-`api.iter_subscriptions` in ascending id order, one page at a time:
+`api.iter_subscriptions` in ascending id order (its ids found by creation-date ranges, each
+answered under Braintree's search cap; the counts are kept on the cursor as
+`params["search"]`), one page at a time:
 
 1. normalise the page's subscriptions (look-ups through the persistent DatabaseResolver,
    outside any transaction: they may call Braintree);
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from itertools import islice
+from itertools import chain, islice
 
 import braintree
 from django.db import transaction
@@ -33,7 +35,12 @@ from billing.backfill import BackfillOptions, Progress
 from billing.models import Cursor
 from billing.normalized import NormalizedSubscription
 from billing.providers.base import ProviderError
-from billing.providers.braintree.api import ALL_STATUSES, PAGE_SIZE, iter_subscriptions
+from billing.providers.braintree.api import (
+    ALL_STATUSES,
+    PAGE_SIZE,
+    SearchReport,
+    iter_subscriptions,
+)
 from billing.providers.braintree.cache import DatabaseResolver, refresh_plans
 from billing.providers.braintree.client import BraintreeNotConfigured, gateway_from_settings
 from billing.providers.braintree.errors import BraintreeApiError, BraintreeEventError
@@ -138,6 +145,18 @@ def _import_page(page: list[braintree.Subscription], *, cursor: Cursor,
     return len(normalized) - len(skipped)
 
 
+def _record_search(cursor: Cursor, search: SearchReport) -> None:
+    """Keep the search's counts on the cursor (`params["search"]`, printed by the command) and
+    in the log; a range still at Braintree's cap may have missed subscriptions: a warning."""
+    counts = search.as_dict()
+    cursor.params = {**cursor.params, "search": counts}
+    Cursor.objects.filter(pk=cursor.pk).update(params=cursor.params)
+    log.info("braintree backfill search", extra=counts)
+    if search.capped:
+        log.warning("braintree backfill: creation-date ranges still at the search cap; "
+                    "subscriptions in them may be missing", extra={"capped": search.capped})
+
+
 def run(*, options: BackfillOptions, progress: Progress, page_size: int = PAGE_SIZE) -> int:
     """Import Braintree subscriptions; returns how many this run applied."""
     statuses = wanted_statuses(options.statuses)
@@ -152,9 +171,13 @@ def run(*, options: BackfillOptions, progress: Progress, page_size: int = PAGE_S
     imported = 0
     try:
         refresh_plans(gateway=gateway)
+        search = SearchReport()
         subscriptions = iter_subscriptions(gateway, after=cursor.position or None,
-                                           page_size=page_size)
-        for page in _pages(subscriptions, page_size):
+                                           page_size=page_size, report=search)
+        first = next(subscriptions, None)  # runs the search
+        _record_search(cursor, search)
+        pending = subscriptions if first is None else chain([first], subscriptions)
+        for page in _pages(pending, page_size):
             imported += _import_page(page, cursor=cursor, resolver=resolver,
                                      statuses=statuses, options=options)
             progress.update(len(page))

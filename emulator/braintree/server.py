@@ -5,7 +5,8 @@ subscription search (ids, then objects by id; by ids, status and a created_at ra
 subscription, payment method, customer and merchant account lookups. Requests must carry
 HTTP Basic auth with the merchant's public and private key, as the SDK sends. Every request
 is logged; failures can be injected (after K good requests, or for the next N) to test
-retries and resumable backfills.
+retries and resumable backfills, and id searches can be capped (`search_cap`) as Braintree's
+are.
 
     with FakeBraintreeServer(keys=Keys()) as server:
         server.add_plan("basic", price="10.00")
@@ -74,9 +75,12 @@ class _Failures:
 class FakeBraintreeServer(LocalServer):
     """The fake gateway; a context manager that serves on an ephemeral port in a thread."""
 
-    def __init__(self, *, keys: Keys | None = None, page_size: int = 50):
+    def __init__(self, *, keys: Keys | None = None, page_size: int = 50,
+                 search_cap: int | None = None):
         self.keys = keys or Keys()
         self.page_size = page_size
+        # Like Braintree, an id search answers with at most this many ids (None: no cap).
+        self.search_cap = search_cap
         self.plans: dict[str, dict] = {}
         self.subscriptions: dict[str, dict] = {}  # insertion order = search answer order
         self.payment_methods: dict[str, dict] = {}
@@ -242,6 +246,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _search_ids(self, _key, body) -> tuple[int, bytes]:
         ids = self._matching_ids(body)
+        # Silently, as Braintree does; not for a search by a page of ids (never near the real
+        # cap), so a small cap in a test does not cut the backfill's own page fetches.
+        capped = "ids" not in search_criteria(body)
+        if self.fake.search_cap is not None and capped:
+            ids = ids[:self.fake.search_cap]
         return 200, to_xml("search_results", {
             "page_size": self.fake.page_size,
             "ids": [("item", sub_id) for sub_id in ids],

@@ -38,3 +38,11 @@ class Command(BaseCommand):
                     f"{provider} backfill stopped: {exc} (run it again to resume)"
                 ) from exc
         self.stdout.write(self.style.SUCCESS(f"{provider}: {count} subscriptions imported"))
+        search = backfill.search_counts(provider)
+        if search:
+            self.stdout.write(
+                f"{provider}: search found {search['ids']} subscriptions in "
+                f"{search['ranges']} creation-date ranges ({search['searches']} searches)")
+            for capped in search.get("capped", []):
+                self.stderr.write(f"{provider}: range {capped} is still at the search cap; "
+                                  "subscriptions in it may be missing")

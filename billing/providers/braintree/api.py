@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import braintree
 from braintree import Subscription, SubscriptionSearch
@@ -28,8 +29,10 @@ __all__ = [
     "PAGE_SIZE",
     "BraintreeApiError",
     "PlanInfo",
+    "SearchReport",
     "calling_braintree",
     "find_subscription",
+    "ids_by_creation_date",
     "iter_subscriptions",
     "list_plans",
     "plan_info",
@@ -43,6 +46,11 @@ ALL_STATUSES = (
     Subscription.Status.Pending,
 )
 PAGE_SIZE = 50  # what Braintree answers in search_results/page_size
+# Braintree caps the ids one search answers with; a range answered with this many is split.
+# Kept at or below the documented cap: splitting more often only costs a search.
+SEARCH_CAP = 10_000
+SEARCH_START = datetime(2000, 1, 1, tzinfo=UTC)  # before any Braintree subscription existed
+MIN_SEARCH_SPAN = timedelta(seconds=1)
 
 
 @dataclass(frozen=True)
@@ -105,23 +113,75 @@ def _search_ids(gateway: braintree.BraintreeGateway, *criteria) -> list[str]:
     return list(collection.ids)
 
 
+@dataclass
+class SearchReport:
+    """How the ids of a backfill were found: searches made, creation-date ranges kept, ids,
+    and the ranges still at the cap when they could not be split further (subscriptions may
+    be missing from those: say so, never silently)."""
+
+    searches: int = 0
+    ranges: int = 0
+    ids: int = 0
+    capped: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"searches": self.searches, "ranges": self.ranges, "ids": self.ids,
+                "capped": list(self.capped)}
+
+
+def ids_by_creation_date(
+    gateway: braintree.BraintreeGateway, *, start: datetime = SEARCH_START,
+    end: datetime | None = None, cap: int | None = None, report: SearchReport | None = None,
+) -> list[str]:
+    """Ids of every subscription created between `start` and `end`, sorted.
+
+    Braintree answers a search with a capped list of ids, so one search of a large merchant
+    silently misses subscriptions. A range whose answer reaches `cap` is split in two by
+    creation date until every range's answer is under it (or the range is one second long:
+    then it is reported in `report.capped`). Ranges are inclusive at both ends; an id on a
+    boundary is counted once.
+    """
+    report = report if report is not None else SearchReport()
+    cap = cap or SEARCH_CAP
+    end = end or datetime.now(UTC) + timedelta(days=1)
+    found: set[str] = set()
+    ranges = [(start, end)]
+    while ranges:
+        low, high = ranges.pop()
+        with calling_braintree(f"searching subscriptions created {low.isoformat()} .. "
+                               f"{high.isoformat()}"):
+            ids = _search_ids(gateway, SubscriptionSearch.created_at.between(low, high))
+        report.searches += 1
+        if len(ids) >= cap and high - low > MIN_SEARCH_SPAN:
+            middle = low + (high - low) / 2
+            ranges += [(middle, high), (low, middle)]  # the earlier half is searched first
+            continue
+        if len(ids) >= cap:
+            report.capped.append(f"{low.isoformat()}..{high.isoformat()}")
+        report.ranges += 1
+        found.update(ids)
+    report.ids = len(found)
+    return sorted(found)
+
+
 def iter_subscriptions(
     gateway: braintree.BraintreeGateway,
     *,
     after: str | None = None,
     page_size: int = PAGE_SIZE,
+    report: SearchReport | None = None,
 ) -> Iterator[braintree.Subscription]:
     """Every subscription in every status, in ascending id order, starting after `after`.
 
     Checkpoint by storing the id of the last subscription you have finished with and pass it
-    back as `after` to resume. Costs one search for all ids, then two requests per page (the
+    back as `after` to resume. Costs one search for all ids (more when the answer reaches the
+    cap: see `ids_by_creation_date`, which fills `report`), then two requests per page (the
     SDK's id search for the page, then the fetch of its objects). Errors are raised as
     BraintreeApiError; everything yielded before an error stays valid.
     """
     if page_size < 1:
         raise ValueError("page_size must be at least 1")
-    with calling_braintree("searching subscriptions"):
-        ids = sorted(_search_ids(gateway))
+    ids = ids_by_creation_date(gateway, report=report)
     pending = [sub_id for sub_id in ids if after is None or sub_id > after]
     for start in range(0, len(pending), page_size):
         page = pending[start:start + page_size]
