@@ -21,6 +21,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
+from billing import minimise
 from billing.mrr import effective_mrr, items_mrr
 from billing.normalized import (
     ItemKind,
@@ -127,7 +128,7 @@ def normalize_subscription(
         else None,
         cancel_reason=_cancel_source(subscription) if status == Status.CANCELLED else "",
         items=items,
-        raw=jsonable(subscription),
+        raw=minimise.braintree_subscription(jsonable(subscription)),
     )
 
 

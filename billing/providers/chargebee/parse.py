@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from billing import minimise
 from billing.mrr import effective_mrr, items_mrr
 from billing.normalized import (
     NormalizedCustomer,
@@ -211,7 +212,7 @@ def parse_customer(*, customer: Mapping[str, Any], deleted: bool = False) -> Nor
         last_name=read_str(customer, "last_name", where=where),
         source_version=read_int(customer, "resource_version", where=where),
         deleted=deleted or customer.get("deleted") is True,
-        raw=dict(customer),
+        raw=minimise.chargebee_customer(customer),
     )
 
 
@@ -289,7 +290,7 @@ def parse_subscription(
         contract_term_end=read_time(contract, "contract_end", where="contract_term"),
         deleted=event_type == "subscription_deleted" or subscription.get("deleted") is True,
         items=items,
-        raw=dict(subscription),
+        raw=minimise.chargebee_subscription(subscription),
     )
 
 
