@@ -7,6 +7,7 @@ import itertools
 from decimal import Decimal
 
 from billing.models import Customer, ExchangeRate, Subscription, SubscriptionChange
+from billing.services import ledger_days
 
 UTC = dt.UTC
 _ids = itertools.count(1)
@@ -38,8 +39,10 @@ def rate(currency: str, value: str, *, since: dt.date = dt.date(2020, 1, 1)) -> 
 def change(sub: Subscription, *, when: dt.datetime, before: str, after: str, mrr_before: int = 0,
            mrr_after: int = 0, movement: str = "none", amount: int = 0,
            currency: str | None = None, event=None) -> SubscriptionChange:
-    return SubscriptionChange.objects.create(
+    row = SubscriptionChange.objects.create(
         subscription=sub, customer=sub.customer, occurred_at=when, status_before=before,
         status_after=after, mrr_before=mrr_before, mrr_after=mrr_after,
         currency=currency or sub.currency, movement=movement, movement_amount=amount,
         event=event)
+    ledger_days.add_changes([row])  # as the batch writer does with every ledger row
+    return row
