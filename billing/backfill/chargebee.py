@@ -34,6 +34,7 @@ from billing.models import Cursor
 from billing.providers.base import ProviderError
 from billing.providers.chargebee.api import ChargebeeApi, ChargebeeApiError, Page
 from billing.providers.chargebee.client import api_from_settings
+from billing.providers.chargebee.coupons import CachedCoupons
 from billing.providers.chargebee.errors import ChargebeeEventError
 from billing.providers.chargebee.parse import parse_subscription
 from billing.services.batch import Change, apply_changes
@@ -62,9 +63,14 @@ def run(
     cursor = _open_cursor(filters=_filters(options), restart=options.restart)
     offset = cursor.position or None
     handled = 0
+    coupons = CachedCoupons(api=lambda: api)  # Catalog 1.0 coupons, valued when no `mrr`
     while True:
         page = _fetch_page(api, offset=offset, options=options, sleep=sleep)
-        handled += _apply_page(page, cursor=cursor)
+        try:
+            handled += _apply_page(page, cursor=cursor, coupons=coupons)
+        except ChargebeeApiError as exc:  # a coupon look-up: stop here, resume later
+            raise ProviderError(exc.message, permanent=exc.permanent,
+                                retry_after=exc.retry_after) from exc
         progress.update(len(page.items))
         if not page.next_offset:
             break
@@ -129,14 +135,15 @@ def _fetch_page(
     raise AssertionError("unreachable")  # the loop returns or raises
 
 
-def _apply_page(page: Page, *, cursor: Cursor) -> int:
+def _apply_page(page: Page, *, cursor: Cursor, coupons: CachedCoupons | None = None) -> int:
     """Apply one page and move the checkpoint past it, all in one transaction."""
     changes: list[Change] = []
     skipped: list[str] = []
     for item in page.items:
         raw = item["subscription"]
         try:
-            normalized = parse_subscription(subscription=raw, customer=item.get("customer"))
+            normalized = parse_subscription(subscription=raw, customer=item.get("customer"),
+                                            coupons=coupons)
         except ChargebeeEventError as exc:
             # One unreadable subscription must not block the thousands behind it.
             log.warning("chargebee backfill skipped a subscription",

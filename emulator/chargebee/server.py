@@ -12,7 +12,8 @@ and Chargebee's JSON error bodies.
 
 Supported: GET /api/v2/subscriptions (limit, offset, status[is|is_not|in|not_in],
 updated_at[after|before], sort_by[asc|desc]=created_at|updated_at, include_deleted),
-GET /api/v2/subscriptions/{id}, GET /api/v2/customers (limit, offset), GET /api/v2/events
+GET /api/v2/subscriptions/{id}, GET /api/v2/coupons/{id}, GET /api/v2/customers (limit, offset),
+GET /api/v2/events
 (limit, offset, occurred_at[after|before], event_type[is|in], sort_by[asc|desc]=occurred_at).
 """
 
@@ -98,6 +99,7 @@ class FakeChargebee(LocalServer):
     subscriptions: list[dict[str, Any]] = field(default_factory=list)
     customers: dict[str, dict[str, Any]] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
+    coupons: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[RecordedRequest] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -124,6 +126,12 @@ class FakeChargebee(LocalServer):
                 self.customers[subscription["customer_id"]] = make_customer(
                     customer_id=subscription["customer_id"]
                 )
+
+    def add_coupon(self, coupon: Mapping[str, Any]) -> None:
+        """A coupon (Catalog 1.0 terms: discount_type, discount_amount or
+        discount_percentage, duration_type, apply_on, ...), answered by GET /coupons/{id}."""
+        with self._lock:
+            self.coupons[coupon["id"]] = dict(coupon)
 
     def add_event(self, event: Mapping[str, Any]) -> None:
         with self._lock:
@@ -259,6 +267,13 @@ class FakeChargebee(LocalServer):
             subscriptions = [dict(s) for s in self.subscriptions]
             customers = {k: dict(v) for k, v in self.customers.items()}
             events = [dict(e) for e in self.events]
+            coupons = {k: dict(v) for k, v in self.coupons.items()}
+        if len(parts) == 2 and parts[0] == "coupons":
+            if parts[1] not in coupons:
+                raise ApiError(404, "resource_not_found",
+                               f"Sorry, we couldn't find that resource: coupon {parts[1]}",
+                               kind="invalid_request", param="coupon_id")
+            return {"coupon": coupons[parts[1]]}
         if parts == ["subscriptions"]:
             return self._list_subscriptions(subscriptions, customers, params)
         if len(parts) == 2 and parts[0] == "subscriptions":

@@ -168,6 +168,11 @@ class ChargebeeApi:
             "customer": response.customer.raw_data if response.customer is not None else None,
         }
 
+    def retrieve_coupon(self, *, coupon_id: str) -> dict[str, Any]:
+        """`GET /coupons/{id}`: the coupon's terms (Catalog 1.0 subscriptions only name it)."""
+        response = self._call(lambda: self._cb.Coupon.retrieve(coupon_id))
+        return response.coupon.raw_data
+
     # -- customers ---------------------------------------------------------------------------
 
     def list_customers_page(

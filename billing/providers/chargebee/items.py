@@ -7,19 +7,24 @@ Chargebee has two product catalogs and a site uses one of them:
 * Product Catalog 2.0: every line is in `subscription_items[]` with an `item_type` of plan, addon
   or charge; tiered prices only report the line's `amount` (tiers are in `item_tiers[]`).
 
-Both report applied discounts in `discounts[]`. The items are what `billing.mrr.items_mrr`
-needs when the site does not send Chargebee's own `mrr`, and what the dashboard shows.
+Both report applied discounts in `discounts[]`; older Catalog 1.0 subscriptions only name their
+coupons, whose terms are looked up (billing.providers.chargebee.coupons). The items are what
+`billing.mrr.items_mrr` needs when the site does not send Chargebee's own `mrr`, and what the
+dashboard shows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from billing.normalized import ItemKind, NormalizedItem
 from billing.providers.chargebee._values import read_int, read_list, read_str
 from billing.providers.chargebee.errors import ChargebeeEventError
+
+if TYPE_CHECKING:  # items stay pure: the look-up is handed in
+    from billing.providers.chargebee.coupons import CouponLookup, CouponTerms
 
 _ITEM_KINDS = {"plan": ItemKind.PLAN, "addon": ItemKind.ADDON, "charge": ItemKind.CHARGE}
 
@@ -43,13 +48,18 @@ def plan_price_id(*, subscription: Mapping[str, Any]) -> str:
     return ""
 
 
-def subscription_items(*, subscription: Mapping[str, Any]) -> tuple[NormalizedItem, ...]:
-    """Plan, add-on, charge and discount lines of a subscription of either catalog."""
+def subscription_items(*, subscription: Mapping[str, Any],
+                       coupons: CouponLookup | None = None) -> tuple[NormalizedItem, ...]:
+    """Plan, add-on, charge and discount lines of a subscription of either catalog.
+
+    `coupons` values the coupons a Catalog 1.0 subscription only names (no `discounts[]`);
+    without it they are listed at 0.
+    """
     if catalog_version(subscription=subscription) == 2:
         lines = _catalog2_lines(subscription)
     else:
         lines = _catalog1_lines(subscription)
-    return (*lines, *_discount_lines(subscription, lines))
+    return (*lines, *_discount_lines(subscription, lines, coupons))
 
 
 def _line(kind: ItemKind, item_id: str, data: Mapping[str, Any], *, where: str,
@@ -99,20 +109,45 @@ def _catalog2_lines(sub: Mapping[str, Any]) -> list[NormalizedItem]:
     return lines
 
 
-def _discount_lines(sub: Mapping[str, Any], lines: list[NormalizedItem]) -> list[NormalizedItem]:
+def _discount_lines(sub: Mapping[str, Any], lines: list[NormalizedItem],
+                    coupons: CouponLookup | None) -> list[NormalizedItem]:
     discounts = read_list(sub, "discounts", where="subscription")
     if not discounts:
         # Catalog 1.0 sites that predate `discounts[]` only name the coupons; their value is not
-        # in the subscription, so they are listed at 0 (Chargebee's own `mrr` accounts for them).
+        # in the subscription: the coupon's own terms give it (looked up), else 0.
+        currency = read_str(sub, "currency_code", where="subscription").upper()
         return [
-            NormalizedItem(
-                kind=ItemKind.DISCOUNT,
-                item_id=read_str(c, "coupon_id", where="subscription.coupons[]"),
-                quantity=1, unit_amount=0, amount=0,
-            )
+            _coupon_line(read_str(c, "coupon_id", where="subscription.coupons[]"), lines,
+                         coupons=coupons, currency=currency)
             for c in read_list(sub, "coupons", where="subscription")
         ]
     return [_discount_line(discount, lines) for discount in discounts]
+
+
+def _coupon_line(coupon_id: str, lines: list[NormalizedItem], *,
+                 coupons: CouponLookup | None, currency: str) -> NormalizedItem:
+    terms = coupons(coupon_id) if coupons is not None and coupon_id else None
+    amount = _coupon_amount(terms, lines, currency=currency) if terms is not None else 0
+    return NormalizedItem(
+        kind=ItemKind.DISCOUNT, item_id=coupon_id, quantity=1,
+        unit_amount=amount if terms is not None and terms.kind == "fixed_amount" else 0,
+        amount=amount, recurring=terms.recurring if terms is not None else True,
+    )
+
+
+def _coupon_amount(terms: CouponTerms, lines: list[NormalizedItem], *, currency: str) -> int:
+    """What the coupon takes off a period of these lines (never more than they cost)."""
+    base = _recurring_base(lines, terms.item_ids)
+    if terms.kind == "percentage":
+        amount = int(base * terms.percentage / 100 + Fraction(1, 2))  # half up
+    elif terms.kind == "fixed_amount" and terms.currency in ("", currency):
+        # On specific items, the amount comes off each of them.
+        times = 1 if terms.item_ids is None else sum(
+            1 for line in _recurring(lines) if line.item_id in terms.item_ids)
+        amount = terms.amount * times
+    else:
+        amount = 0  # offer_quantity, another currency: not derivable here
+    return max(0, min(amount, base))
 
 
 def _discount_line(discount: Mapping[str, Any], lines: list[NormalizedItem]) -> NormalizedItem:
@@ -153,8 +188,16 @@ def _percentage(discount: Mapping[str, Any], *, where: str) -> Fraction:
 
 def _discount_base(discount: Mapping[str, Any], lines: list[NormalizedItem]) -> int:
     """What a percentage discount applies to: one item price, or the recurring total."""
-    recurring = [line for line in lines if line.recurring and line.kind != ItemKind.CHARGE]
     if discount.get("apply_on") == "specific_item_price":
-        target = discount.get("item_price_id")
-        return sum(line.amount for line in recurring if line.item_id == target)
-    return sum(line.amount for line in recurring)
+        return _recurring_base(lines, frozenset({discount.get("item_price_id")}))
+    return _recurring_base(lines, None)
+
+
+def _recurring(lines: list[NormalizedItem]) -> list[NormalizedItem]:
+    return [line for line in lines if line.recurring and line.kind != ItemKind.CHARGE]
+
+
+def _recurring_base(lines: list[NormalizedItem], item_ids: frozenset | None) -> int:
+    """The recurring total of `item_ids` (all recurring lines when None)."""
+    return sum(line.amount for line in _recurring(lines)
+               if item_ids is None or line.item_id in item_ids)

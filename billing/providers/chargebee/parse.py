@@ -23,7 +23,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from billing import minimise
 from billing.mrr import effective_mrr, items_mrr
@@ -44,6 +44,9 @@ from billing.providers.chargebee._values import (
 )
 from billing.providers.chargebee.errors import ChargebeeEventError
 from billing.providers.chargebee.items import plan_price_id, subscription_items
+
+if TYPE_CHECKING:
+    from billing.providers.chargebee.coupons import CouponLookup
 
 __all__ = [
     "CUSTOMER_EVENTS",
@@ -153,10 +156,12 @@ def read_envelope(*, event: Mapping[str, Any] | str | bytes) -> EventEnvelope:
     )
 
 
-def parse_event(*, event: Mapping[str, Any] | str | bytes) -> ParsedEvent:
+def parse_event(*, event: Mapping[str, Any] | str | bytes,
+                coupons: CouponLookup | None = None) -> ParsedEvent:
     """What one Chargebee v2 event means for our subscriptions and customers.
 
-    Raises `ChargebeeEventError` for a body that is not a readable v2 event.
+    Raises `ChargebeeEventError` for a body that is not a readable v2 event. `coupons`: see
+    `parse_subscription`.
     """
     body = _as_mapping(event)
     envelope = read_envelope(event=body)
@@ -195,7 +200,7 @@ def parse_event(*, event: Mapping[str, Any] | str | bytes) -> ParsedEvent:
         )
         return ParsedEvent(event_type=event_type, ignored_reason=reason)
     normalized = parse_subscription(
-        subscription=subscription, customer=customer, event_type=event_type
+        subscription=subscription, customer=customer, event_type=event_type, coupons=coupons
     )
     return ParsedEvent(event_type=event_type, subscriptions=(normalized,))
 
@@ -221,12 +226,15 @@ def parse_subscription(
     subscription: Mapping[str, Any],
     customer: Mapping[str, Any] | None = None,
     event_type: str = "",
+    coupons: CouponLookup | None = None,
 ) -> NormalizedSubscription:
     """A Chargebee subscription resource (from an event or the API) as a NormalizedSubscription.
 
     `customer` is the customer resource sent alongside it, if any; without it the subscription
     refers to its customer by id only (no version, so it never overwrites stored details).
-    `event_type` matters for `subscription_deleted` and `payment_failed`.
+    `event_type` matters for `subscription_deleted` and `payment_failed`. `coupons` looks up
+    the Catalog 1.0 coupons the subscription only names, to value them when Chargebee sends
+    no `mrr` (billing.providers.chargebee.coupons); without it they count 0.
     """
     where = "subscription"
     external_id = required_str(subscription, "id", where=where)
@@ -246,8 +254,11 @@ def parse_subscription(
             f"subscription {external_id} billing_period_unit {unit_name!r} is not one of "
             "day, week, month, year"
         ) from exc
-    items = subscription_items(subscription=subscription)
     chargebee_mrr = read_int(subscription, "mrr", where=where)
+    # Catalog 1.0 coupons are valued by looking them up (`coupons`), only when the MRR is
+    # computed from the items: Chargebee's own figure already counts them.
+    items = subscription_items(subscription=subscription,
+                               coupons=coupons if chargebee_mrr is None else None)
     # Chargebee's own figure (minor units per month) includes coupons we cannot value
     # ourselves, so it wins when the site sends it.
     monthly = chargebee_mrr if chargebee_mrr is not None else items_mrr(
