@@ -14,7 +14,6 @@ from billing.providers.chargebee.coupons import CachedCoupons, CouponTerms, term
 from billing.providers.chargebee.parse import parse_subscription
 from billing.services import intake, processing
 from emulator.chargebee.events import make_event, make_subscription
-from emulator.chargebee.server import FakeChargebee
 
 PLAN = 5_000  # minor units a month
 
@@ -89,15 +88,11 @@ def test_chargebee_s_own_mrr_wins_and_nothing_is_looked_up():
 
 
 @pytest.fixture
-def chargebee(settings):
-    with FakeChargebee() as server:
-        settings.CHARGEBEE_SITE = server.site
-        settings.CHARGEBEE_API_KEY = server.api_key
-        settings.CHARGEBEE_API_URL = server.api_url
-        server.add_coupon(TEN_PERCENT)
-        for key in ("TEN", "GONE"):
-            cache.delete(f"chargebee:coupon:{key}")
-        yield server
+def chargebee(chargebee_server):
+    chargebee_server.add_coupon(TEN_PERCENT)
+    for key in ("TEN", "GONE"):
+        cache.delete(f"chargebee:coupon:{key}")
+    return chargebee_server
 
 
 def coupon_requests(server) -> list[str]:
