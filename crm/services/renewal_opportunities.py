@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Protocol
 
 from django.conf import settings
@@ -359,7 +359,8 @@ def mark_opening_windows(*, today=None) -> int:
     if not settings.SUBSYNC_SF_RENEWALS:
         return 0
     today = today or timezone.now().date()
-    cutoff = today + timedelta(days=settings.SUBSYNC_SF_RENEWAL_LEAD_DAYS + 1)
+    cutoff = datetime.combine(today + timedelta(days=settings.SUBSYNC_SF_RENEWAL_LEAD_DAYS + 1),
+                              time.min, tzinfo=UTC)
     candidates = (Subscription.objects
                   .filter(status__in=settings.SUBSYNC_SYNC_STATUSES)
                   .exclude(status__in=rm.ENDED_STATUSES)
