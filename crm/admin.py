@@ -31,3 +31,22 @@ class ReconcileRunAdmin(ReadOnlyAdmin):
 @admin.register(models.SalesforceOrgState)
 class SalesforceOrgStateAdmin(ReadOnlyAdmin):
     list_display = ("key", "api_usage_used", "api_usage_limit", "api_usage_observed_at")
+
+
+@admin.register(models.ProductSync)
+class ProductSyncAdmin(ReadOnlyAdmin):
+    list_display = ("ref", "sf_product_id", "last_synced_at")
+    search_fields = ("ref", "sf_product_id")
+
+
+@admin.register(models.PriceEntrySync)
+class PriceEntrySyncAdmin(ReadOnlyAdmin):
+    list_display = ("product", "currency", "sf_entry_id", "unit_price")
+    list_select_related = ("product",)
+
+
+@admin.register(models.RenewalSync)
+class RenewalSyncAdmin(ReadOnlyAdmin):
+    list_display = ("ref", "renewal_date", "stage", "sf_opportunity_id", "last_synced_at")
+    list_filter = ("stage",)
+    search_fields = ("ref", "sf_opportunity_id")
