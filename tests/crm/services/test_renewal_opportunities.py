@@ -66,6 +66,15 @@ def test_nothing_beyond_contracts_when_the_settings_are_off(emu):
     assert not any("Pricebook2" in path or "Opportunity" in path for _, path in emu.calls)
 
 
+def test_products_alone_push_no_opportunity(emu, settings):
+    settings.SUBSYNC_SF_PRODUCTS = True
+    _annual()
+    report = flush.flush_due()
+    assert report.synced == 1
+    assert emu.count("Product2") == emu.count("PricebookEntry") == 2
+    assert emu.count("Opportunity") == 0 and not RenewalSync.objects.exists()
+
+
 def test_products_and_entries_are_created_once_per_plan_and_currency(emu, on):
     _annual("sub_1", customer_id="cus_1")
     _annual("sub_2", customer_id="cus_2")
