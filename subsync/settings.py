@@ -291,12 +291,14 @@ else:
 CACHE_URL = env.str("CACHE_URL", default="")
 if not CACHE_URL and CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     CACHE_URL = CELERY_BROKER_URL
+# CACHE_KEY_PREFIX keeps two deployments (or a test run) on one Redis database apart.
+CACHE_KEY_PREFIX = env.str("CACHE_KEY_PREFIX", default="subsync")
 if CACHE_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                          "LOCATION": CACHE_URL, "KEY_PREFIX": "subsync"}}
+                          "LOCATION": CACHE_URL, "KEY_PREFIX": CACHE_KEY_PREFIX}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-                          "LOCATION": str(VAR_DIR / "cache"), "KEY_PREFIX": "subsync"}}
+                          "LOCATION": str(VAR_DIR / "cache"), "KEY_PREFIX": CACHE_KEY_PREFIX}}
 
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"

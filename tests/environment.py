@@ -7,3 +7,6 @@ ever used by the test suite.
 import os
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-used-anywhere-else")
+# The run's own cache key prefix: tests forget their keys without flushing a Redis database
+# shared with the Celery broker or with another run (tests.support.cache).
+os.environ.setdefault("CACHE_KEY_PREFIX", f"subsync-test-{os.getpid()}")

@@ -9,17 +9,17 @@ settings.
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 
 from crm.salesforce.factory import reset_clients
 from emulator.salesforce import EmulatorServer
+from tests.support.cache import forget_test_keys
 
 
 @pytest.fixture(autouse=True)
 def _fresh_salesforce_state():
     """No client, session or cached describe leaks from one test (and one emulator) to the
     next: a new emulator may even reuse a previous one's port."""
-    cache.clear()
+    forget_test_keys()  # not a clear of the whole cache: on Redis that flushes the broker
     reset_clients()
     yield
     reset_clients()
