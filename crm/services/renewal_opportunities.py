@@ -40,6 +40,7 @@ from crm import products_mapping as pm
 from crm import renewals_mapping as rm
 from crm.models import ContractSync, RenewalSync
 from crm.salesforce.errors import SalesforceError
+from crm.selectors import latest_api_usage
 from crm.services import products, record_writes
 from crm.services.record_writes import Run
 from crm.services.sync_state import in_sync_scope, mark_subscriptions_dirty
@@ -116,6 +117,11 @@ def push_batch(run: Run, *, targets: list[Target], multi_currency: bool,
         for t in targets:
             _product_errors(t, lines[t.row.subscription_id], entries, multi_currency)
         return
+    if not over_budget:
+        # The flush only weighs the budget when a row lacks a Contract; new opportunities
+        # are held back by the same guard, on the latest usage seen.
+        usage = latest_api_usage()
+        over_budget = usage is not None and usage.over(settings.SUBSYNC_SF_API_BUDGET_PCT)
     _push_renewals(run, targets=targets, lines=lines, entries=entries,
                    multi_currency=multi_currency, over_budget=over_budget)
 
