@@ -1,10 +1,21 @@
-"""Fixtures shared by every test package."""
+"""Fixtures shared by every test package, and the Hypothesis profiles."""
+
+import os
 
 import pytest
 from django.core.cache import cache
+from hypothesis import settings as hypothesis_settings
 
 from billing.providers.braintree.cache import forget_memos
 from billing.services import drain, intake, processing
+
+# In CI (CI set, as CI services do) examples are derived from each test, not drawn at random,
+# so a failure there reproduces anywhere with CI=1; locally they stay random, to find more.
+# HYPOTHESIS_PROFILE picks one explicitly.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True, database=None)
+hypothesis_settings.register_profile("dev")
+hypothesis_settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
 
 
 @pytest.fixture(autouse=True)
