@@ -124,7 +124,7 @@ def reconcile_braintree_subscriptions(
     resolver = DatabaseResolver(gateway=lambda: gateway)
     try:
         new_ids = ids_created_since(gateway, since=result.created_since)
-        held_ids, wrapped = _held_ids(after=cursor.position if max_held else "",
+        held_ids, wrapped = _held_ids(after="" if max_held is None else cursor.position,
                                       limit=max_held, exclude=set(new_ids))
         result.new_ids, result.held_ids, result.wrapped = len(new_ids), len(held_ids), wrapped
         for ids, held in ((new_ids, False), (held_ids, True)):

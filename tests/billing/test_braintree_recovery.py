@@ -282,3 +282,14 @@ def test_the_command_refuses_without_api_keys(settings):
     configure(settings, keys=Keys(merchant_id="", public_key="", private_key=""))
     with pytest.raises(CommandError, match="BRAINTREE_MERCHANT_ID"):
         call_command("reconcile_braintree", stdout=StringIO())
+
+
+def test_all_compares_every_held_subscription_from_the_first(server):
+    for sub_id in ("sub_0", "sub_1", "sub_2"):
+        webhook(sub_id)
+        on_braintree(server, sub_id)
+    reconcile_braintree_subscriptions(now=NOW, max_held=2)  # the rotation stops at sub_1
+
+    result = reconcile_braintree_subscriptions(now=NOW + timedelta(minutes=5), max_held=None)
+
+    assert (result.held_ids, result.unchanged, result.wrapped) == (3, 3, True)
