@@ -16,9 +16,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.db import connection
@@ -27,6 +25,7 @@ from django.utils import timezone
 from crm.models import ContractSync, SyncAttempt
 from crm.services import flush
 from tests.crm import factories as f
+from tests.support.processes import child_database_url, wait_for
 
 ROOT = Path(__file__).resolve().parents[3]
 CONTRACT_UPSERT = "/composite/sobjects/Contract/Subsync_Subscription_Id__c"
@@ -41,23 +40,6 @@ pytestmark = [
 ]
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    auth = quote(db["USER"] or "")
-    if db["PASSWORD"]:
-        auth += ":" + quote(db["PASSWORD"])
-    return (f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/"
-            f"{quote(db['NAME'])}")
-
-
-def _wait(condition, *, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_during_its_call_leaves_exactly_one_contract(emu):
     [row_id] = f.many(1, prefix="killed")  # committed: the worker process can see it
@@ -65,7 +47,7 @@ def test_a_worker_killed_during_its_call_leaves_exactly_one_contract(emu):
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("SALESFORCE_", "DATABASE_URL", "CELERY_"))}
     env.update(
-        DATABASE_URL=_database_url(), CELERY_BROKER_URL="memory://",
+        DATABASE_URL=child_database_url(), CELERY_BROKER_URL="memory://",
         SALESFORCE_LOGIN_URL=emu.url, SALESFORCE_CLIENT_ID="emulator",
         SALESFORCE_CLIENT_SECRET="emulator", SALESFORCE_CA_BUNDLE=str(emu.ca_path),
         SUBSYNC_SF_CLAIM_SECONDS=str(LEASE_SECONDS), LOG_LEVEL="WARNING",
@@ -75,7 +57,7 @@ def test_a_worker_killed_during_its_call_leaves_exactly_one_contract(emu):
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               start_new_session=True)
     try:
-        _wait(lambda: any(path.endswith(CONTRACT_UPSERT) for _, path in emu.calls)
+        wait_for(lambda: any(path.endswith(CONTRACT_UPSERT) for _, path in emu.calls)
               or worker.poll() is not None, timeout=30, what="the worker's Contract upsert")
         assert worker.poll() is None, worker.communicate()[0]
         os.killpg(worker.pid, signal.SIGKILL)
@@ -94,13 +76,13 @@ def test_a_worker_killed_during_its_call_leaves_exactly_one_contract(emu):
     assert row.claimed_until is not None and row.sf_contract_id == ""
 
     # The org applies the request it was too slow to answer: a Draft nobody recorded.
-    _wait(lambda: emu.count("Contract") == 1, timeout=HANG_SECONDS + 10,
+    wait_for(lambda: emu.count("Contract") == 1, timeout=HANG_SECONDS + 10,
           what="the killed worker's request to land")
     [draft] = emu.records("Contract")
     assert draft["Status"] == "Draft"
 
     # Once the lease is over, the next flush takes the row and pushes it, onto that contract.
-    _wait(lambda: timezone.now() > row.claimed_until, timeout=LEASE_SECONDS + 5,
+    wait_for(lambda: timezone.now() > row.claimed_until, timeout=LEASE_SECONDS + 5,
           what="the lease to expire")
     report = flush.flush_due()
     assert report.claimed == 1 and report.synced == 1
