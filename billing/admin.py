@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 
 from billing import models
-from billing.services import replay
+from billing.services import replay, retention
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -100,6 +100,12 @@ class WebhookEventAdmin(ReadOnlyAdmin):
     # replay_event, which resets it only once its worker's lease ran out (the worker died):
     # before that a replay would race the worker.
     NOT_REPLAYED = (models.WebhookEvent.State.RECEIVED,)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # An operator has looked: a failed or rejected event may now be pruned in time.
+        if object_id and str(object_id).isdigit():
+            retention.mark_seen(event_ids=[int(object_id)])
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def has_replay_permission(self, request) -> bool:
         """The event log stays read-only; processing an event again is an operation on it,

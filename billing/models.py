@@ -171,6 +171,10 @@ class WebhookEvent(models.Model):
     # `processing` event. The stuck-event requeue goes by it, not by `received_at`, so an old
     # event being retried right now is not handed out twice.
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # When an operator first opened the event (dashboard or admin). Failed and rejected events
+    # wait for an operator; once seen, they are pruned after SUBSYNC_FAILED_EVENT_RETENTION_DAYS
+    # (billing.services.retention).
+    seen_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
+from django.utils import timezone
 
 from billing.providers.base import ProviderError
 from billing.services import braintree_recovery, drain, polling, processing, requeue, retention
@@ -68,9 +70,18 @@ PRUNE_SECONDS = 120
 
 @shared_task(name="billing.tasks.prune_webhook_events")
 def prune_webhook_events() -> dict | None:
-    """Delete done events older than SUBSYNC_EVENT_RETENTION_DAYS (0: keep them all)."""
-    days = settings.SUBSYNC_EVENT_RETENTION_DAYS
-    if not days:
-        return None
-    return retention.prune_events(cutoff=retention.retention_cutoff(days=days),
-                                  max_seconds=PRUNE_SECONDS).as_dict()
+    """Delete done events older than SUBSYNC_EVENT_RETENTION_DAYS (0: keep them all), failed
+    and rejected ones an operator has seen older than SUBSYNC_FAILED_EVENT_RETENTION_DAYS, and
+    Braintree look-ups older than SUBSYNC_BRAINTREE_CACHE_RETENTION_DAYS (0: keep)."""
+    now = timezone.now()
+    outcome = {}
+    if days := settings.SUBSYNC_FAILED_EVENT_RETENTION_DAYS:
+        outcome["seen_failures"] = retention.prune_seen_failures(
+            cutoff=retention.retention_cutoff(days=days, now=now))
+    if days := settings.SUBSYNC_BRAINTREE_CACHE_RETENTION_DAYS:
+        outcome["braintree_cache"] = retention.prune_braintree_cache(
+            cutoff=now - timedelta(days=days))
+    if days := settings.SUBSYNC_EVENT_RETENTION_DAYS:
+        outcome.update(retention.prune_events(cutoff=retention.retention_cutoff(days=days),
+                                              max_seconds=PRUNE_SECONDS).as_dict())
+    return outcome or None

@@ -335,7 +335,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.tasks.reconcile_braintree_subscriptions",
         "schedule": 1800.0,
     },
-    # Done events past SUBSYNC_EVENT_RETENTION_DAYS.
+    # Done events past SUBSYNC_EVENT_RETENTION_DAYS, seen failed/rejected ones past
+    # SUBSYNC_FAILED_EVENT_RETENTION_DAYS, Braintree look-ups past their retention.
     "prune-webhook-events": {
         "task": "billing.tasks.prune_webhook_events",
         "schedule": crontab(hour=2, minute=43),
@@ -344,6 +345,11 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-salesforce": {
         "task": "crm.tasks.sweep_salesforce",
         "schedule": 60.0,
+    },
+    # Salesforce call records past SUBSYNC_SYNC_ATTEMPT_RETENTION_DAYS.
+    "prune-sync-attempts": {
+        "task": "crm.tasks.prune_sync_attempts",
+        "schedule": crontab(hour=2, minute=53),
     },
     # Nightly comparison of Salesforce with billing (crm.tasks.reconcile_salesforce).
     "reconcile-salesforce": {
@@ -411,6 +417,14 @@ if 0 < SUBSYNC_EVENT_RETENTION_DAYS < 7:
         "SUBSYNC_EVENT_RETENTION_DAYS must be 0 (keep every event) or at least 7: within a "
         "week, stored events are what tells a provider's redelivery from a new event."
     )
+# Failed and rejected events wait for an operator; once one has opened them (dashboard or
+# admin), they are deleted this many days after they arrived (0: kept for ever).
+SUBSYNC_FAILED_EVENT_RETENTION_DAYS = env.int("SUBSYNC_FAILED_EVENT_RETENTION_DAYS", default=180)
+# Salesforce call records (SyncAttempt) and Braintree look-ups (customer details by payment
+# method, plans, merchant accounts) are deleted after this many days (0: kept for ever).
+SUBSYNC_SYNC_ATTEMPT_RETENTION_DAYS = env.int("SUBSYNC_SYNC_ATTEMPT_RETENTION_DAYS", default=90)
+SUBSYNC_BRAINTREE_CACHE_RETENTION_DAYS = env.int("SUBSYNC_BRAINTREE_CACHE_RETENTION_DAYS",
+                                                 default=30)
 # The first Chargebee event poll looks back this far (Chargebee retries webhooks for ~3 days).
 SUBSYNC_CHARGEBEE_POLL_LOOKBACK_HOURS = env.int("SUBSYNC_CHARGEBEE_POLL_LOOKBACK_HOURS", default=72)
 

@@ -124,6 +124,7 @@ def test_beat_schedule_runs_each_periodic_task_of_both_apps():
         "poll-chargebee-events": "billing.tasks.poll_chargebee_events",
         "reconcile-braintree-subscriptions": "billing.tasks.reconcile_braintree_subscriptions",
         "prune-webhook-events": "billing.tasks.prune_webhook_events",
+        "prune-sync-attempts": "crm.tasks.prune_sync_attempts",
         "sweep-salesforce": "crm.tasks.sweep_salesforce",
         "reconcile-salesforce": "crm.tasks.reconcile_salesforce",
     }

@@ -21,7 +21,12 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from billing.models import WebhookEvent
+from billing.models import (
+    BraintreeMerchantAccount,
+    BraintreePaymentMethodCustomer,
+    BraintreePlan,
+    WebhookEvent,
+)
 
 State = WebhookEvent.State
 PRUNABLE = (State.PROCESSED, State.IGNORED, State.STALE)
@@ -76,3 +81,42 @@ def prune_events(*, cutoff: datetime, chunk_size: int = 1000,
         if deadline is not None and time.monotonic() >= deadline:
             more = prunable_events(cutoff=cutoff).exists()
             return PruneResult(deleted=deleted, cutoff=cutoff, complete=not more)
+
+
+# -- failed and rejected events, once an operator has seen them --------------------------------
+
+WAITING_FOR_AN_OPERATOR = (State.FAILED, State.REJECTED)
+
+
+def mark_seen(*, event_ids: list[int], now: datetime | None = None) -> int:
+    """Record that an operator opened these events (the first time only)."""
+    return (WebhookEvent.objects.filter(pk__in=event_ids, seen_at__isnull=True)
+            .update(seen_at=now or timezone.now()))
+
+
+def prune_seen_failures(*, cutoff: datetime) -> int:
+    """Delete failed and rejected events received before `cutoff` that an operator has seen.
+
+    Unseen ones stay, however old: nobody has looked at what went wrong yet. Their bodies carry
+    the same personal data as any delivery, so once seen they do not stay for ever either.
+    """
+    stale = WebhookEvent.objects.filter(status__in=WAITING_FOR_AN_OPERATOR,
+                                        seen_at__isnull=False, received_at__lt=cutoff)
+    _, per_model = stale.only("pk").delete()
+    return per_model.get(WebhookEvent._meta.label, 0)
+
+
+# -- Braintree look-up caches ---------------------------------------------------------------------
+
+
+def prune_braintree_cache(*, cutoff: datetime) -> int:
+    """Forget look-ups not refreshed since `cutoff`; the next event that needs one asks again.
+
+    The payment-method rows hold a customer's email and name as last read: kept only as long
+    as they are in use.
+    """
+    deleted = 0
+    for model in (BraintreePaymentMethodCustomer, BraintreePlan, BraintreeMerchantAccount):
+        count, _ = model.objects.filter(refreshed_at__lt=cutoff).delete()
+        deleted += count
+    return deleted

@@ -15,6 +15,7 @@ from billing.selectors.events import (
     list_events,
 )
 from billing.services.replay import replay_event
+from billing.services.retention import mark_seen
 from dashboard.access import REPLAY_EVENTS, action, log_action, staff_required
 from dashboard.views.common import filters_and_page, handles_bad_query
 
@@ -39,6 +40,8 @@ def event_page(request, pk: int):
     detail = event_detail(pk=pk)
     if detail is None:
         raise Http404("No such webhook event.")
+    # An operator has looked: a failed or rejected event may now be pruned in time.
+    mark_seen(event_ids=[pk])
     return render(request, "dashboard/event_detail.html", {
         "detail": detail, "event": detail.event,
         "can_replay": request.user.has_perm(REPLAY_EVENTS),

@@ -109,6 +109,8 @@ def test_a_retention_below_a_week_is_refused(days):
 def test_the_nightly_task_follows_the_setting(settings):
     store("ev_old", days_ago=40)
     settings.SUBSYNC_EVENT_RETENTION_DAYS = 0
+    settings.SUBSYNC_FAILED_EVENT_RETENTION_DAYS = 0
+    settings.SUBSYNC_BRAINTREE_CACHE_RETENTION_DAYS = 0
 
     assert tasks.prune_webhook_events() is None
     assert remaining() == {"ev_old"}
