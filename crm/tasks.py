@@ -6,32 +6,21 @@ elapsed and rows a killed worker left behind included. Both only claim due rows,
 number of them may run at once without pushing a row twice. `reconcile_salesforce` runs
 nightly from beat: it compares Salesforce with billing and makes differences due (the flush
 it requests pushes them); it also makes due the subscriptions whose renewal window opened
-since (crm.services.renewal_opportunities, when SUBSYNC_SF_RENEWALS is on).
+since, and compares renewal line items with billing (crm.services.renewal_opportunities and
+reconcile_renewals, when SUBSYNC_SF_RENEWALS is on).
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from celery import shared_task
-from django.conf import settings
-from django.utils import timezone
 
-from crm.services import flush, reconcile, renewal_opportunities, retention
+from crm.salesforce.factory import get_client
+from crm.services import flush, reconcile, reconcile_renewals, renewal_opportunities
 
 
 def _run() -> dict | None:
     report = flush.flush_due()
     return report.as_dict() if report is not None else None
-
-
-@shared_task(name="crm.tasks.prune_sync_attempts", acks_late=True, ignore_result=True)
-def prune_sync_attempts() -> int | None:
-    """Delete Salesforce call records older than SUBSYNC_SYNC_ATTEMPT_RETENTION_DAYS (0: keep)."""
-    days = settings.SUBSYNC_SYNC_ATTEMPT_RETENTION_DAYS
-    if not days:
-        return None
-    return retention.prune_attempts(cutoff=timezone.now() - timedelta(days=days))
 
 
 @shared_task(name="crm.tasks.flush_salesforce", acks_late=True, ignore_result=True)
@@ -50,4 +39,8 @@ def reconcile_salesforce() -> dict | None:
     result = reconcile.reconcile()
     if result is None:
         return None
-    return {k: v for k, v in result.as_dict().items() if k != "samples"}
+    renewals = reconcile_renewals.reconcile_renewals(client=get_client(), run_id=result.run_id)
+    summary = {k: v for k, v in result.as_dict().items() if k != "samples"}
+    if renewals is not None:
+        summary["renewals_drifted"] = len(renewals.drifted)
+    return summary

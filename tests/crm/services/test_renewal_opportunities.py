@@ -258,3 +258,26 @@ def test_past_the_budget_new_opportunities_wait_and_existing_ones_update(emu, on
     assert opportunities["sub_1"]["Amount"] == 1800.0  # an existing one is still updated
     assert report.retrying == 1
     assert f.sync_of(later).last_error_code == "API_BUDGET"
+
+
+def test_an_edit_in_salesforce_is_reported_as_drift_and_overwritten(emu, on):
+    from crm.salesforce.factory import get_client
+    from crm.services.reconcile_renewals import reconcile_renewals
+
+    _annual()
+    flush.flush_due()
+    [line] = [x for x in emu.records("OpportunityLineItem")
+              if x["Subsync_Line_Id__c"].endswith(":pro-yearly")]
+    client = get_client()
+    [edited] = client.update_collection(sobject="OpportunityLineItem",
+                                        records=[{"Id": line["Id"], "Quantity": 9}])
+    assert edited.success
+    drift = reconcile_renewals(client=client)
+    assert drift.checked == 1 and drift.marked == 1
+    [found] = drift.drifted
+    assert "Quantity 9.0 instead of 2" in found["differences"][0]
+    flush.flush_due()
+    restored = emu.record("OpportunityLineItem", line["Id"])
+    assert (restored["Quantity"], restored["TotalPrice"]) == (2, 1090.91)
+    assert emu.count("OpportunityLineItemSchedule") == 24  # rewritten, not added
+    assert reconcile_renewals(client=client).drifted == []
