@@ -12,15 +12,28 @@ reconcile_renewals, when SUBSYNC_SF_RENEWALS is on).
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
 
 from crm.salesforce.factory import get_client
-from crm.services import flush, reconcile, reconcile_renewals, renewal_opportunities
+from crm.services import flush, reconcile, reconcile_renewals, renewal_opportunities, retention
 
 
 def _run() -> dict | None:
     report = flush.flush_due()
     return report.as_dict() if report is not None else None
+
+
+@shared_task(name="crm.tasks.prune_sync_attempts", acks_late=True, ignore_result=True)
+def prune_sync_attempts() -> int | None:
+    """Delete Salesforce call records older than SUBSYNC_SYNC_ATTEMPT_RETENTION_DAYS (0: keep)."""
+    days = settings.SUBSYNC_SYNC_ATTEMPT_RETENTION_DAYS
+    if not days:
+        return None
+    return retention.prune_attempts(cutoff=timezone.now() - timedelta(days=days))
 
 
 @shared_task(name="crm.tasks.flush_salesforce", acks_late=True, ignore_result=True)
