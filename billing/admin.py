@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 
 from billing import models
-from billing.services import replay, retention
+from billing.services import forget, replay, retention
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -26,6 +26,20 @@ class CustomerAdmin(ReadOnlyAdmin):
     list_display = ("external_id", "provider", "company", "email", "updated_at")
     list_filter = ("provider",)
     search_fields = ("external_id", "email", "company", "last_name")
+    actions = ["forget_selected"]
+
+    def has_forget_permission(self, request) -> bool:
+        """Erasing is for whoever may delete customers (superusers, or a group given it)."""
+        return request.user.has_perm("billing.delete_customer")
+
+    @admin.action(description="Forget the personal data of the selected customers",
+                  permissions=["forget"])
+    def forget_selected(self, request, queryset):
+        """What `manage.py forget_customer` does, for each ticked customer."""
+        for customer in queryset:
+            report = forget.forget_customer(provider=customer.provider,
+                                            external_id=customer.external_id)
+            self.message_user(request, " ".join(report.lines()), messages.SUCCESS)
 
 
 class SubscriptionItemInline(admin.TabularInline):
