@@ -180,16 +180,22 @@ class SalesforceClient:
                 f"no answer from Salesforce within {self.config.timeout:g} s",
                 code="TIMEOUT", permanent=False,
             ) from None
+        except requests.exceptions.JSONDecodeError as exc:
+            # Before RequestException, which it also is: something answered, not in JSON (a
+            # proxy's page); not a network failure.
+            raise self._unexpected(exc) from None
         except requests.RequestException as exc:
             raise SalesforceError(
                 f"cannot reach Salesforce: {type(exc).__name__}: {_short(exc)}",
                 code="CONNECTION_ERROR", permanent=False,
             ) from None
         except ValueError as exc:  # a body that is not JSON (a proxy's error page)
-            raise SalesforceError(
-                f"unexpected response from Salesforce: {_short(exc)}",
-                code="UNEXPECTED_RESPONSE", permanent=False, status=self.last_status,
-            ) from None
+            raise self._unexpected(exc) from None
+
+    def _unexpected(self, exc: Exception) -> SalesforceError:
+        return SalesforceError(f"unexpected response from Salesforce: {_short(exc)}",
+                               code="UNEXPECTED_RESPONSE", permanent=False,
+                               status=self.last_status)
 
     # operations ------------------------------------------------------------------------
 
