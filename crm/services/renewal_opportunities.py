@@ -81,6 +81,12 @@ class _Push:
     failed: bool = False
 
 
+def _digest(renewal: rm.Renewal, target: Target) -> str:
+    """The renewal's content and the records it points at (a Contract replaced by an admin
+    gives a new ContractId, which must be pushed too)."""
+    return pm.digest([renewal.digest, target.account_id, target.contract_id])
+
+
 def _fail(target: Target, error: SalesforceError | None, subject: str) -> None:
     error = error or SalesforceError("no result", code="UNEXPECTED_RESPONSE", permanent=False)
     if target.error is None:
@@ -171,7 +177,7 @@ def _push_renewals(run: Run, *, targets: list[Target], lines: dict[int, list],
         sync = own.get(renewal.ref) or RenewalSync(subscription=sub, ref=renewal.ref,
                                                    renewal_date=current)
         if (sync.sf_opportunity_id and sync.stage == RenewalSync.Stage.OPEN
-                and sync.payload_hash == renewal.digest):
+                and sync.payload_hash == _digest(renewal, t)):
             continue  # Salesforce has it all
         if over_budget and not sync.sf_opportunity_id:
             t.error = SalesforceError(
@@ -198,7 +204,7 @@ def _push_renewals(run: Run, *, targets: list[Target], lines: dict[int, list],
         push.sync.lines = {ref: {"id": known["id"], "hash": known.get("hash", "")}
                            for ref, known in push.lines.items()}
         push.sync.stage = RenewalSync.Stage.OPEN
-        push.sync.payload_hash = "" if push.failed else push.renewal.digest
+        push.sync.payload_hash = "" if push.failed else _digest(push.renewal, push.target)
         push.sync.last_synced_at = run.now
     # Two statements for the batch rather than one per renewal.
     new = [p.sync for p in pushes if p.sync.pk is None]

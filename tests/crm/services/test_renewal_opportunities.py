@@ -95,6 +95,8 @@ def test_products_and_entries_are_created_once_per_plan_and_currency(emu, on):
     flush.flush_due()
     assert emu.count("Product2") == 2 and emu.count("PricebookEntry") == 2
     assert not any("Product2" in path or "PricebookEntry" in path for _, path in emu.calls)
+    # The renewals did not change either (the MRR is not part of them): no call for them.
+    assert not any("Opportunity" in path or "query" in path for _, path in emu.calls)
     assert ProductSync.objects.count() == 2 and PriceEntrySync.objects.count() == 2
 
 
