@@ -12,7 +12,11 @@ class BillingConfig(AppConfig):
         from billing import backfill
         from billing.backfill import braintree as braintree_backfill
         from billing.backfill import chargebee as chargebee_backfill
-        from billing.checks import webhook_password_length, webhook_settings
+        from billing.checks import (
+            verify_events_needs_the_api,
+            webhook_password_length,
+            webhook_settings,
+        )
         from billing.providers.base import register
         from billing.providers.braintree.adapter import BraintreeAdapter
         from billing.providers.chargebee.adapter import ChargebeeAdapter
@@ -23,3 +27,4 @@ class BillingConfig(AppConfig):
         backfill.register("braintree", braintree_backfill.run)
         checks.register(webhook_settings, "subsync")
         checks.register(webhook_password_length, "subsync")
+        checks.register(verify_events_needs_the_api, "subsync")

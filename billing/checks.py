@@ -32,6 +32,20 @@ def webhook_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     ]
 
 
+def verify_events_needs_the_api(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """CHARGEBEE_VERIFY_EVENTS fetches every event from the API: without API keys, every
+    Chargebee event would fail."""
+    if not settings.CHARGEBEE_VERIFY_EVENTS or (settings.CHARGEBEE_SITE
+                                                 and settings.CHARGEBEE_API_KEY):
+        return []
+    return [checks.Error(
+        "CHARGEBEE_VERIFY_EVENTS=true needs CHARGEBEE_SITE and CHARGEBEE_API_KEY: every "
+        "event is fetched from Chargebee's API before it is applied.",
+        hint="Set both (a read-only API key is enough), or CHARGEBEE_VERIFY_EVENTS=false.",
+        id="billing.E002",
+    )]
+
+
 def webhook_password_length(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     """An error (the app does not start) for a guessable Chargebee webhook password."""
     password = settings.CHARGEBEE_WEBHOOK_PASSWORD

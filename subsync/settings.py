@@ -364,6 +364,9 @@ CHARGEBEE_API_KEY = env.str("CHARGEBEE_API_KEY", default="")
 CHARGEBEE_WEBHOOK_USERNAME = env.str("CHARGEBEE_WEBHOOK_USERNAME", default="")
 CHARGEBEE_WEBHOOK_PASSWORD = env.str("CHARGEBEE_WEBHOOK_PASSWORD", default="")
 CHARGEBEE_API_URL = env.str("CHARGEBEE_API_URL", default="")
+# Apply a Chargebee event only as fetched from Chargebee's API by its id (one API call per
+# event; billing.providers.chargebee.verify), so a leaked webhook password cannot inject data.
+CHARGEBEE_VERIFY_EVENTS = env.bool("CHARGEBEE_VERIFY_EVENTS", default=False)
 
 BRAINTREE_ENVIRONMENT = env.str("BRAINTREE_ENVIRONMENT", default="sandbox")
 BRAINTREE_MERCHANT_ID = env.str("BRAINTREE_MERCHANT_ID", default="")

@@ -14,7 +14,8 @@ Supported: GET /api/v2/subscriptions (limit, offset, status[is|is_not|in|not_in]
 updated_at[after|before], sort_by[asc|desc]=created_at|updated_at, include_deleted),
 GET /api/v2/subscriptions/{id}, GET /api/v2/coupons/{id}, GET /api/v2/customers (limit, offset),
 GET /api/v2/events
-(limit, offset, occurred_at[after|before], event_type[is|in], sort_by[asc|desc]=occurred_at).
+(limit, offset, occurred_at[after|before], event_type[is|in], sort_by[asc|desc]=occurred_at),
+GET /api/v2/events/{id}.
 """
 
 from __future__ import annotations
@@ -288,6 +289,13 @@ class FakeChargebee(LocalServer):
             return _page(rows, params, sort_value=lambda row: row["customer"]["id"])
         if parts == ["events"]:
             return self._list_events(events, params)
+        if len(parts) == 2 and parts[0] == "events":
+            for event in events:
+                if event["id"] == parts[1]:
+                    return {"event": event}
+            raise ApiError(404, "resource_not_found",
+                           f"Sorry, we couldn't find that resource: event {parts[1]}",
+                           kind="invalid_request", param="event_id")
         raise ApiError(404, "resource_not_found", "Sorry, we couldn't find that resource",
                        kind="invalid_request")
 

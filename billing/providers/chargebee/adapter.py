@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+
 from billing.normalized import ParsedEvent
 from billing.providers.base import ProviderAdapter, ProviderError
 from billing.providers.chargebee.client import api_configured, api_from_settings
 from billing.providers.chargebee.coupons import CachedCoupons
 from billing.providers.chargebee.errors import ChargebeeApiError, ChargebeeEventError
 from billing.providers.chargebee.parse import parse_event
+from billing.providers.chargebee.verify import verified_body
 
 
 def coupon_lookup() -> CachedCoupons | None:
@@ -21,6 +24,8 @@ class ChargebeeAdapter(ProviderAdapter):
 
     def parse_event(self, *, event_type: str, body: str) -> ParsedEvent:
         try:
+            if settings.CHARGEBEE_VERIFY_EVENTS:
+                body = verified_body(body=body, api=api_from_settings())
             return parse_event(event=body, coupons=coupon_lookup())
         except ChargebeeEventError as exc:
             # Bad data stays bad: no retry, the message goes on the event row.

@@ -195,6 +195,11 @@ class ChargebeeApi:
 
     # -- events ------------------------------------------------------------------------------
 
+    def retrieve_event(self, *, event_id: str) -> dict[str, Any]:
+        """`GET /events/{id}`: the event as Chargebee has it (CHARGEBEE_VERIFY_EVENTS)."""
+        response = self._call(lambda: self._cb.Event.retrieve(event_id))
+        return response.event.raw_data
+
     def list_events_page(
         self,
         *,
