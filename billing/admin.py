@@ -80,6 +80,16 @@ class SubscriptionChangeAdmin(ReadOnlyAdmin):
     search_fields = ("subscription__external_id", "customer__external_id")
 
 
+@admin.register(models.LedgerDay)
+class LedgerDayAdmin(ReadOnlyAdmin):
+    """The ledger summed per day and currency (written only by the batch writer)."""
+
+    list_display = ("day", "currency", "mrr_delta", "new_amount", "expansion_amount",
+                    "contraction_amount", "churn_amount", "reactivation_amount")
+    list_filter = ("currency",)
+    date_hierarchy = "day"
+
+
 class ExchangeRateForm(forms.ModelForm):
     class Meta:
         model = models.ExchangeRate
