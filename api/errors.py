@@ -15,6 +15,7 @@ import logging
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -81,8 +82,8 @@ def exception_handler(exc, context):
         exc = exceptions.PermissionDenied(str(exc) or None)
     if not isinstance(exc, exceptions.APIException):
         # A bug, not the caller's fault: logged with its traceback, answered in the same shape.
-        log.exception("API request failed: %s", context.get("request").path
-                      if context.get("request") is not None else "")
+        request = context.get("request")
+        log.error("API request failed: %s", getattr(request, "path", ""), exc_info=exc)
         set_rollback()
         return Response(error_body(status=500, code="server_error",
                                    message="The server failed to answer this request."),
@@ -93,7 +94,7 @@ def exception_handler(exc, context):
     if getattr(exc, "wait", None):
         headers["Retry-After"] = str(int(exc.wait))
     if isinstance(exc, exceptions.ValidationError):
-        body = error_body(status=exc.status_code, code="invalid",
+        body = error_body(status=exc.status_code, code="invalid_parameters",
                           message="Some parameters could not be read.",
                           fields=_flatten(exc.detail))
     else:
@@ -102,6 +103,7 @@ def exception_handler(exc, context):
     return Response(body, status=exc.status_code, headers=headers)
 
 
+@csrf_exempt
 def not_found(request, *args, **kwargs):
     """Any path under /api/ that names no endpoint: the error body, not an HTML page."""
     return JsonResponse(error_body(status=404, code="not_found",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import operator
-from decimal import Decimal
 from functools import reduce
 
 import django_filters
@@ -20,10 +19,9 @@ from django.utils import timezone
 from billing.models import Customer, Subscription
 from billing.normalized import Provider
 from billing.selectors import fx
+from billing.selectors.params import MAX_AMOUNT
 from subsync.money import to_minor_units
 
-# The largest MRR bound accepted, in major units (larger ones could overflow the column).
-MAX_AMOUNT = Decimal(10) ** 12
 _SEARCHED = ("first_name", "last_name", "email", "company", "external_id")
 
 

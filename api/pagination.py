@@ -23,7 +23,6 @@ import datetime as dt
 import json
 
 from django.db.models import F, OrderBy, Q
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination
@@ -158,7 +157,7 @@ class KeysetPagination(BasePagination):
     def get_schema_operation_parameters(self, view):
         return [
             {"name": self.cursor_query_param, "in": "query", "required": False,
-             "schema": {"type": "string"},
+             "schema": {"type": "string", "maxLength": 2000},
              "description": "Where to continue: the `cursor` of the previous page's `next` "
                             "link. Omit it for the first page."},
             {"name": self.page_size_query_param, "in": "query", "required": False,
@@ -168,11 +167,16 @@ class KeysetPagination(BasePagination):
         ]
 
 
-PAGE_PARAMETERS = [
-    OpenApiParameter("page", OpenApiTypes.INT, description="Page number, from 1."),
-    OpenApiParameter("page_size", OpenApiTypes.INT,
-                     description=f"Items per page, 1 to {MAX_PAGE_SIZE}."),
-]
+def page_parameters(*, max_size: int = MAX_PAGE_SIZE) -> list[OpenApiParameter]:
+    return [
+        OpenApiParameter("page", {"type": "integer", "minimum": 1, "maximum": 1_000_000},
+                         description="Page number, from 1."),
+        OpenApiParameter("page_size", {"type": "integer", "minimum": 1, "maximum": max_size},
+                         description=f"Items per page, 1 to {max_size}."),
+    ]
+
+
+PAGE_PARAMETERS = page_parameters()
 
 
 def page_links(request, page) -> dict:

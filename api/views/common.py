@@ -28,9 +28,15 @@ def read_months(query, *, default: int = 12) -> int:
     return months or default
 
 
-MONTHS_PARAMETER = OpenApiParameter(
-    "months", OpenApiTypes.INT, description=f"How many months, 1 to {MAX_MONTHS} (default 12); "
-                                            "the last one is the current month to date.")
+def int_parameter(name: str, description: str, *, minimum: int,
+                  maximum: int) -> OpenApiParameter:
+    return OpenApiParameter(name, {"type": "integer", "minimum": minimum, "maximum": maximum},
+                            description=description)
+
+
+MONTHS_PARAMETER = int_parameter(
+    "months", f"How many months, 1 to {MAX_MONTHS} (default 12); the last one is the current "
+              "month to date.", minimum=1, maximum=MAX_MONTHS)
 
 
 def audit_action(request, name: str, **details) -> None:
@@ -40,8 +46,10 @@ def audit_action(request, name: str, **details) -> None:
                extra={"action": name, "user": user, "via": "api", **details})
 
 
-def text_parameter(name: str, description: str, *, enum=None) -> OpenApiParameter:
-    return OpenApiParameter(name, OpenApiTypes.STR, description=description, enum=enum)
+def text_parameter(name: str, description: str, *, enum=None,
+                   max_length: int = 255) -> OpenApiParameter:
+    schema = {"type": "string"} if enum else {"type": "string", "maxLength": max_length}
+    return OpenApiParameter(name, schema, description=description, enum=enum)
 
 
 def date_parameter(name: str, description: str) -> OpenApiParameter:

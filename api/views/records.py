@@ -71,11 +71,12 @@ class CustomerDetail(APIView):
 
 SUBSCRIPTION_PARAMETERS = [
     text_parameter("q", "Search: every word must match the customer's name, email, company or "
-                        "id, or the subscription's id (`chargebee:sub_1` matches exactly)."),
+                        "id, or the subscription's id (`chargebee:sub_1` matches exactly).",
+                   max_length=200),
     text_parameter("provider", "Billing provider.", enum=PROVIDERS),
     text_parameter("status", "Subscription status.", enum=[s.value for s in Status]),
     text_parameter("plan", "Plan id, exactly."),
-    text_parameter("currency", "ISO currency code."),
+    text_parameter("currency", "ISO currency code.", max_length=3),
     text_parameter("ordering", f"Order of the list (default {DEFAULT_ORDERING}).",
                    enum=list(ORDERINGS)),
 ]
@@ -129,7 +130,7 @@ class PushSubscription(APIView):
 EVENT_PARAMETERS = [
     text_parameter("provider", "Billing provider.", enum=PROVIDERS),
     text_parameter("status", "Processing status.", enum=list(WebhookEvent.State.values)),
-    text_parameter("type", "Event type, exactly (e.g. subscription_changed)."),
+    text_parameter("type", "Event type, exactly (e.g. subscription_changed).", max_length=128),
     date_parameter("from", "Received on or after this day (UTC)."),
     date_parameter("to", "Received on or before this day (UTC)."),
 ]

@@ -32,6 +32,7 @@ from api.serializers.reports import (
 from api.views.common import (
     MONTHS_PARAMETER,
     date_parameter,
+    int_parameter,
     read_months,
     text_parameter,
     utc_today,
@@ -40,7 +41,7 @@ from billing.normalized import Provider
 from billing.selectors import metrics
 from billing.selectors.churn import ChurnFilters, churn_report, churned_subscriptions
 from billing.selectors.fx import reporting_currency
-from billing.selectors.params import PageRequest, Reader
+from billing.selectors.params import MAX_AMOUNT, PageRequest, Reader
 from billing.selectors.renewals import (
     RENEWING_STATUSES,
     WINDOW_NEXT_QUARTER,
@@ -61,15 +62,16 @@ RENEWAL_PARAMETERS = [
     date_parameter("to", "Last renewal day of a range (UTC, included)."),
     text_parameter("provider", "Billing provider.", enum=PROVIDERS),
     text_parameter("plan", "Plan id, exactly."),
-    text_parameter("currency", "ISO currency code of the subscriptions."),
+    OpenApiParameter("currency", {"type": "string", "pattern": "^([A-Za-z]{3})?$"},
+                     description="ISO currency code of the subscriptions."),
     OpenApiParameter("status", OpenApiTypes.STR, many=True, explode=True,
                      enum=list(RENEWING_STATUSES),
                      description="Statuses to keep (repeat, or comma-separated); default all."),
-    OpenApiParameter("min_mrr", OpenApiTypes.NUMBER,
+    OpenApiParameter("min_mrr", {"type": "number", "minimum": 0, "maximum": int(MAX_AMOUNT)},
                      description="MRR at least this, in major units of the reporting currency "
                                  "at today's rates (\"over $1k\": 1000)."),
-    OpenApiParameter("min_period_months", OpenApiTypes.INT,
-                     description="Billed every this many months or longer (12: yearly)."),
+    int_parameter("min_period_months", "Billed every this many months or longer (12: yearly).",
+                  minimum=1, maximum=1200),
 ]
 
 
@@ -187,11 +189,12 @@ class NetRevenueRetention(APIView):
         return Response(NrrSerializer(metrics.nrr(today=utc_today(), months=months)).data)
 
 
+MONTH = {"type": "string", "pattern": "^[1-9][0-9]{3}-(0[1-9]|1[0-2])$"}
 CHURN_PARAMETERS = [
-    OpenApiParameter("from", OpenApiTypes.STR, description="First month, YYYY-MM (default: "
-                                                           "11 months before `to`)."),
-    OpenApiParameter("to", OpenApiTypes.STR, description="Last month, YYYY-MM (default: this "
-                                                         "month); at most 60 months in all."),
+    OpenApiParameter("from", MONTH, description="First month, YYYY-MM (default: 11 months "
+                                                "before `to`)."),
+    OpenApiParameter("to", MONTH, description="Last month, YYYY-MM (default: this month); at "
+                                              "most 60 months in all."),
     text_parameter("provider", "Billing provider.", enum=PROVIDERS),
 ]
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
-from api.pagination import PAGE_PARAMETERS
+from api.pagination import page_parameters
 from api.permissions import CHANGE_SYNC, IsStaff, MayAct
 from api.schema import ACTION_ERRORS, READ_ERRORS
 from api.serializers.sync import (
@@ -21,7 +20,7 @@ from api.serializers.sync import (
     SyncFailuresSerializer,
     SyncSummarySerializer,
 )
-from api.views.common import audit_action, text_parameter
+from api.views.common import audit_action, int_parameter, text_parameter
 from billing.selectors.params import Reader
 from crm import selectors
 from crm.models import ContractSync
@@ -39,7 +38,7 @@ class SyncFailures(APIView):
     @extend_schema(tags=["sync"], parameters=[
         text_parameter("state", "failed, parked, retrying, or none for failed and parked.",
                        enum=[key for key in selectors.FAILURE_FILTERS if key]),
-        *PAGE_PARAMETERS,
+        *page_parameters(max_size=selectors.MAX_PAGE_SIZE),
     ], responses={200: SyncFailuresSerializer, **READ_ERRORS})
     def get(self, request):
         """Failed and parked rows, most recently changed first, with Salesforce's error, a
@@ -78,8 +77,7 @@ def _limit(request, *, default: int, maximum: int) -> int:
 
 class ReconcileRuns(APIView):
     @extend_schema(tags=["sync"], parameters=[
-        OpenApiParameter("limit", OpenApiTypes.INT, description="How many, 1 to 365 "
-                                                                "(default 30).")],
+        int_parameter("limit", "How many (default 30).", minimum=1, maximum=365)],
         responses={200: ReconcileRunsSerializer, **READ_ERRORS})
     def get(self, request):
         """The newest nightly reconciliations with Salesforce, newest first."""
@@ -89,8 +87,7 @@ class ReconcileRuns(APIView):
 
 class Attempts(APIView):
     @extend_schema(tags=["sync"], parameters=[
-        OpenApiParameter("limit", OpenApiTypes.INT, description="How many, 1 to 500 "
-                                                                "(default 50).")],
+        int_parameter("limit", "How many (default 50).", minimum=1, maximum=500)],
         responses={200: AttemptsSerializer, **READ_ERRORS})
     def get(self, request):
         """The newest Salesforce calls, newest first."""

@@ -17,6 +17,9 @@ T = TypeVar("T")
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
+# The largest amount a filter accepts, in major units: beyond any real MRR, and small enough
+# that its minor units fit the database's 64-bit integers (a larger one was a 500).
+MAX_AMOUNT = Decimal(10) ** 12
 
 
 class InvalidParameters(ValueError):
@@ -87,7 +90,7 @@ class Reader:
         return number
 
     def amount(self, name: str) -> Decimal | None:
-        """A non-negative decimal amount in major units ("1000", "99.50")."""
+        """A decimal amount in major units ("1000", "99.50"), from 0 to MAX_AMOUNT."""
         value = self.text(name, max_length=30)
         if not value:
             return None
@@ -95,8 +98,9 @@ class Reader:
             number = Decimal(value)
         except InvalidOperation:
             number = None
-        if number is None or not number.is_finite() or number < 0:
-            self.errors[name] = "must be an amount of zero or more, such as 1000 or 99.50"
+        if number is None or not number.is_finite() or not 0 <= number <= MAX_AMOUNT:
+            self.errors[name] = (f"must be an amount from 0 to {MAX_AMOUNT:f}, such as 1000 or "
+                                 "99.50")
             return None
         return number
 
