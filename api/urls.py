@@ -2,11 +2,12 @@
 
 DRF authenticates these views itself (token or session) and refuses anonymous requests with a
 401 in the API's error shape, so Django's LoginRequiredMiddleware, which would redirect them
-to the dashboard's login page, is told to let them through. The browsable docs keep the
-redirect: they are for people in a browser.
+to the dashboard's login page, lets them through (said explicitly here, not left to DRF's own
+marking). The browsable docs send an anonymous visitor to the login page instead: they are
+for people in a browser.
 """
 
-from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.decorators import login_not_required, login_required
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
@@ -57,6 +58,6 @@ v1 = [
 urlpatterns = [
     path("v1/", include(v1)),
     path("schema/", api(SpectacularAPIView), name="schema"),
-    path("docs/", SwaggerDocs.as_view(url_name="api:schema"), name="docs"),
+    path("docs/", login_required(SwaggerDocs.as_view(url_name="api:schema")), name="docs"),
     re_path(r"^.*$", login_not_required(not_found)),
 ]
