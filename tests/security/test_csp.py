@@ -42,7 +42,9 @@ def test_dashboard_pages_carry_the_policy(admin_client):
 
 
 def _templates():
-    return sorted(TEMPLATES.rglob("*.html"))
+    """Our templates: the project's and each of our apps' (not the installed packages')."""
+    roots = [TEMPLATES, *Path(settings.BASE_DIR).glob("*/templates")]
+    return sorted(path for root in roots for path in root.rglob("*.html"))
 
 
 @pytest.mark.parametrize("template", _templates(), ids=lambda path: path.name)
