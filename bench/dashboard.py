@@ -44,7 +44,11 @@ CURRENCIES = (("USD", 0.6), ("EUR", 0.25), ("GBP", 0.15))
 PLANS = {"starter": 2900, "team": 9900, "business": 29900, "enterprise": 99900}
 COMPANY_WORDS = ("Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wayne", "Tyrell")
 ACTIVE = ("active", "past_due", "non_renewing")
-LIST_PAGES = ("/subscriptions/", "/events/", "/sync/", "/renewals/", "/churn/", "/movements/")
+LIST_PAGES = ("/subscriptions/", "/events/", "/sync/", "/renewals/", "/churn/", "/movements/",
+              # The REST API's lists (issue 14), read with the same session.
+              "/api/v1/subscriptions/", "/api/v1/customers/", "/api/v1/events/",
+              "/api/v1/renewals/", "/api/v1/sync/failures/",
+              "/api/v1/metrics/churn/subscriptions/")
 
 
 # -- seeding ----------------------------------------------------------------------------------
@@ -349,7 +353,13 @@ class PageTiming:
 def pages(*, subscription_id: int, event_id: int) -> list[str]:
     return ["/", "/renewals/", "/renewals/?window=next_quarter", "/renewals.csv", "/churn/",
             "/movements/", "/subscriptions/", "/subscriptions/?q=acme",
-            f"/subscriptions/{subscription_id}/", "/sync/", "/events/", f"/events/{event_id}/"]
+            f"/subscriptions/{subscription_id}/", "/sync/", "/events/", f"/events/{event_id}/",
+            "/api/v1/subscriptions/", "/api/v1/subscriptions/?q=acme&ordering=-mrr",
+            "/api/v1/subscriptions/?min_mrr=500&renewal_from=2020-01-01",
+            "/api/v1/customers/", "/api/v1/events/", "/api/v1/renewals/",
+            "/api/v1/renewals/rows/?window=next_quarter", "/api/v1/metrics/summary/",
+            "/api/v1/metrics/mrr/", "/api/v1/sync/failures/",
+            f"/api/v1/subscriptions/{subscription_id}/"]
 
 
 def staff_client():
@@ -454,6 +464,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["DATABASE_URL"] = args.database_url
     os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-not-used-anywhere-else-0123456789")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    # The API's per-user throttle would answer 429 to a benchmark's burst of requests.
+    os.environ.setdefault("SUBSYNC_API_THROTTLE_RATE", "1000000/min")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "subsync.settings")
     if not args.reuse:
         _drop_database(args.database_url)
