@@ -135,13 +135,13 @@ def _history(rng: random.Random, *, start: datetime, now: datetime, changes: int
             roll = rng.random()
             if roll < 0.35:
                 status, mrr = "active", int(mrr * rng.choice((1.2, 1.5, 2)))
-            elif roll < 0.55:
+            elif roll < 0.6:
                 status, mrr = "active", max(500, int(mrr * rng.choice((0.5, 0.8))))
-            elif roll < 0.7:
+            elif roll < 0.8:
                 status = "past_due" if status != "past_due" else "active"
-            elif roll < 0.78:
+            elif roll < 0.85:
                 status = "non_renewing"
-            elif roll < 0.9:
+            elif roll < 0.88:
                 status, mrr = "cancelled", 0
             else:
                 status = "active"
@@ -182,7 +182,7 @@ def seed(*, subscriptions: int, ledger_rows: int, events: int, now: datetime | N
         plan = rng.choice(list(PLANS))
         fair = max(1, left // (subscriptions - i))  # what ended histories left over, spread
         plans.append(plan)
-        histories.append(_history(rng, start=start, now=now, changes=min(left, 2 * fair) or 1,
+        histories.append(_history(rng, start=start, now=now, changes=min(left, 3 * fair) or 1,
                                   plan_mrr=PLANS[plan]))
         left = max(0, left - len(histories[-1]))
 

@@ -32,7 +32,14 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db import connection
 from django.db.models import Count, F, Q, Sum
 
-from billing.models import ACTIVE_STATUSES, LedgerDay, Movement, Subscription, SubscriptionChange
+from billing.models import (
+    ACTIVE_STATUSES,
+    Customer,
+    LedgerDay,
+    Movement,
+    Subscription,
+    SubscriptionChange,
+)
 from billing.selectors import fx
 from billing.selectors.fx import MoneyTotal, RateHistory, Rates
 
@@ -508,21 +515,24 @@ def _nrr(*, ends: list[date], months: int, rates: Rates,
     For an end E and its start S: the customers paying at S are all those with MRR > 0 then,
     so their MRR then is simply the total MRR at S (each customer's part in each currency is
     >= 0): the MRR now minus LedgerDay's deltas since S. Their MRR at E is the total at E minus
-    that of the customers NOT paying at S. Those with MRR at E are (a) the customers whose first
-    payment (their `new` movement) came after S, and (b) customers who had paid before, were at
-    0 at S and came back: each has a `reactivation` between S and E, and it is their first
-    movement in or out of paying since S (had they been paying at S, a `churn` would come
-    first). Both are found with the ledger's (movement, occurred_at) index, (b) checked with
-    its (customer, occurred_at) index. A customer's MRR at E is the MRR now minus their changes
-    after E (few: E is at most a month ago). The number of customers paying at S comes from
-    LedgerDay's counts of movements. This relies on movements being classified in the order
-    the changes occurred, as the batch writer does.
+    that of the customers NOT paying at S. Those with MRR at E are (a) the customers who first
+    paid after S (Customer.first_paid_at, set by the writer at their `new` movement), and (b)
+    customers who had paid before, were at 0 at S and came back: among their `churn` and
+    `reactivation` movements since S, the first is a reactivation (had they been paying at S,
+    a churn would come first). (b) is a small set, read with the ledger's (movement,
+    occurred_at) index. A customer's MRR at E is the MRR now minus their changes after E (few:
+    E is at most a month ago). The number of customers paying at S comes from LedgerDay's
+    counts of movements. This relies on movements being classified in the order the changes
+    occurred, as the batch writer does. The query's estimated cost stays low on purpose: above
+    PostgreSQL's jit_above_cost, compiling it took seconds (a correlated subquery per customer
+    who came back did that).
 
     `now`: the MRR per currency and the number of paying customers now, when the caller has
     read them already (the overview); otherwise they are read in the same query.
     """
     subscription = Subscription._meta.db_table
     change = SubscriptionChange._meta.db_table
+    customer = Customer._meta.db_table
     starts = [_months_before(end, months) for end in ends]
     params: dict[str, object] = {
         "earliest": connection.ops.adapt_datefield_value(min(starts)),
@@ -541,16 +551,19 @@ def _nrr(*, ends: list[date], months: int, rates: Rates,
                    f"end{i}": connection.ops.adapt_datefield_value(end),
                    f"then{i}": _db_datetime(_start_of(start + timedelta(days=1))),
                    f"now{i}": _db_datetime(_start_of(end + timedelta(days=1)))}
-        gone = (
-            f"SELECT customer_id FROM {change}"  # noqa: S608 (names only)
-            f" WHERE movement = %(new)s AND occurred_at >= %(then{i})s"
-            f" UNION SELECT customer_id FROM (SELECT DISTINCT customer_id FROM {change}"
-            f"  WHERE movement = %(reactivation)s AND occurred_at >= %(then{i})s"
-            f"  AND occurred_at < %(now{i})s) back WHERE %(reactivation)s = ("
-            f"  SELECT first.movement FROM {change} first"
-            f"  WHERE first.customer_id = back.customer_id AND first.occurred_at >= %(then{i})s"
-            f"  AND first.movement IN (%(new)s, %(reactivation)s, %(churn)s)"
-            f"  ORDER BY first.occurred_at, first.id LIMIT 1)"
+        # (a) first paid since S; (b) came back since S: among their churn and reactivation
+        # movements since S, the first is a reactivation.
+        fresh = (f"JOIN {customer} cus ON cus.id = {{table}}.customer_id"
+                 f" WHERE cus.first_paid_at >= %(then{i})s")
+        back = (
+            f"SELECT customer_id FROM (SELECT moved.customer_id, moved.movement,"  # noqa: S608
+            f" ROW_NUMBER() OVER (PARTITION BY moved.customer_id"
+            f"  ORDER BY moved.occurred_at, moved.id) AS place"
+            f" FROM {change} moved JOIN {customer} cus ON cus.id = moved.customer_id"
+            f" WHERE moved.movement IN (%(reactivation)s, %(churn)s)"
+            f" AND moved.occurred_at >= %(then{i})s AND moved.occurred_at < %(now{i})s"
+            f" AND cus.first_paid_at < %(then{i})s) firsts"
+            f" WHERE place = 1 AND movement = %(reactivation)s"
         )
         now_part |= {f"then{i}": "mrr", f"now{i}": "mrr"}
         days_part |= {
@@ -560,13 +573,18 @@ def _nrr(*, ends: list[date], months: int, rates: Rates,
                           f" THEN churn_count - new_count - reactivation_count ELSE 0 END",
         }
         paying_part[f"paying{i}"] = "COUNT(DISTINCT customer_id)"
+        # Their MRR at E: the MRR now minus their changes after E.
+        after_end = f"{moved} AND occurred_at >= %(now{i})s"
         branches += [
-            select({f"gone{i}": "sub.mrr"}, f"FROM {subscription} sub JOIN ({gone}) gone"
-                   f" ON gone.customer_id = sub.customer_id WHERE sub.mrr > 0",
-                   currency="sub.currency"),
-            select({f"gone{i}": _SQL_DELTA},
-                   f"FROM {change} WHERE {moved} AND occurred_at >= %(now{i})s"
-                   f" AND customer_id IN ({gone})"),
+            select({f"gone{i}": "mrr"}, f"FROM {subscription} {fresh.format(table=subscription)}"
+                   f" AND mrr > 0"),
+            select({f"gone{i}": _SQL_DELTA}, f"FROM {change} {fresh.format(table=change)}"
+                   f" AND {after_end}"),
+            select({f"gone{i}": "amount"},
+                   f"FROM (SELECT customer_id, currency, mrr AS amount FROM {subscription}"  # noqa: S608
+                   f" WHERE mrr > 0 UNION ALL SELECT customer_id, currency, {_SQL_DELTA}"
+                   f" FROM {change} WHERE {after_end}) back_parts"
+                   f" WHERE customer_id IN ({back})"),  # (b) read once
         ]
     branches.append(select(days_part, f"FROM {LedgerDay._meta.db_table}"
                                       f" WHERE day > %(earliest)s"))

@@ -16,8 +16,9 @@ pytestmark = pytest.mark.django_db
 
 def test_the_seeded_history_is_consistent_and_every_page_is_measured():
     seeded = bench.seed(subscriptions=40, ledger_rows=400, events=60)
-    assert (seeded.subscriptions, seeded.ledger_rows, seeded.events) == (40, 400, 60)
-    assert SubscriptionChange.objects.count() == 400
+    assert (seeded.subscriptions, seeded.events) == (40, 60)
+    # About the rows asked for: every subscription has at least one change.
+    assert 400 <= seeded.ledger_rows == SubscriptionChange.objects.count() <= 440
     # Each subscription's MRR is the sum of its ledger deltas, each row starting where the
     # one before ended.
     deltas, last = defaultdict(int), {}

@@ -45,4 +45,7 @@ def change(sub: Subscription, *, when: dt.datetime, before: str, after: str, mrr
         currency=currency or sub.currency, movement=movement, movement_amount=amount,
         event=event)
     ledger_days.add_changes([row])  # as the batch writer does with every ledger row
+    if movement == "new" and sub.customer.first_paid_at is None:  # and with a first payment
+        sub.customer.first_paid_at = when
+        sub.customer.save(update_fields=["first_paid_at"])
     return row

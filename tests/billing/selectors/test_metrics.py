@@ -88,7 +88,10 @@ def story(settings):
     change(at(12, 5), "b2", ("active", "non_renewing"), (8000, 8000), (8000, 8000))
     change(at(12, 11, 0, 0), "a1", ("past_due", "past_due"), (6000, 7000), (6000, 7000),
            "expansion", 1000)
-    rebuild_ledger_days()  # the rows above were written directly, not by the batch writer
+    # The rows above were written directly, not by the batch writer: what it also keeps.
+    rebuild_ledger_days()
+    for name, first_paid_at in (("A", at(9, 5)), ("B", at(9, 10)), ("C", at(11, 30, 23, 30))):
+        Customer.objects.filter(external_id=name).update(first_paid_at=first_paid_at)
     return subs
 
 
