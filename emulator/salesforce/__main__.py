@@ -52,6 +52,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--daily-limit", type=int, default=15000)
     parser.add_argument("--multi-currency", action="store_true")
+    parser.add_argument("--no-revenue-schedules", action="store_true",
+                        help="an org where revenue schedules were never enabled")
     parser.add_argument(
         "--page-size", type=int, default=2000, help="records per SOQL page before nextRecordsUrl"
     )
@@ -119,6 +121,7 @@ def build(args: argparse.Namespace) -> EmulatorServer:
         cert_dir=args.cert_dir,
         daily_limit=args.daily_limit,
         multi_currency=args.multi_currency,
+        revenue_schedules=not args.no_revenue_schedules,
         page_size=args.page_size,
         credentials=Credentials(
             client_id=args.client_id,

@@ -154,3 +154,13 @@ def test_closing_sets_is_won(emu, api):
     api.patch(f"/sobjects/Opportunity/{opp}", json={"StageName": "Closed Won"})
     record = emu.record("Opportunity", opp)
     assert (record["IsClosed"], record["IsWon"]) == (True, True)
+
+
+def test_the_command_line_can_start_an_org_without_revenue_schedules(cert_dir):
+    from emulator.salesforce.__main__ import build, parse_args
+
+    server = build(parse_args(["--port", "0", "--cert-dir", str(cert_dir),
+                               "--no-revenue-schedules"]))
+    assert server.org.schema.get("OpportunityLineItemSchedule") is None
+    assert build(parse_args(["--port", "0", "--cert-dir", str(cert_dir)])
+                 ).org.schema.get("OpportunityLineItemSchedule") is not None
