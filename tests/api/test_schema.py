@@ -21,8 +21,10 @@ import json
 
 import pytest
 import schemathesis
+from django.core import signals
 from django.core.management import call_command
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import close_old_connections
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, Phase, settings
 from schemathesis.checks import (
@@ -75,7 +77,19 @@ def test_the_served_schema_is_the_generated_one(as_viewer):
 
 
 @pytest.fixture
-def operator_key(operator, failed_sync, failed_event):
+def test_transaction_kept():
+    """Django closes the database connection when a request ends unless it is reusable, and
+    inside a test's transaction it is not: Django's test client turns that off for its
+    requests, and so must a test that calls the WSGI application itself."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def operator_key(operator, failed_sync, failed_event, test_transaction_kept):
     """An operator's token, on a database with a few rows of each kind."""
     rate("EUR", "1.10")
     owner = customer("Gamma KK", external_id="cus_gamma")
