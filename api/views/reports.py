@@ -24,10 +24,10 @@ from api.serializers.reports import (
     ChurnedPageSerializer,
     ChurnReportSerializer,
     RenewalReportSerializer,
-    RenewalRowSerializer,
     RenewalRowsSerializer,
     RenewalsSummarySerializer,
     WindowSerializer,
+    flat_renewal,
 )
 from api.views.common import (
     MONTHS_PARAMETER,
@@ -115,12 +115,11 @@ class RenewalRows(APIView):
         filters = RenewalFilters.from_query(request.query_params, today=today)
         currency = reporting_currency()
         head = json.dumps({"window": _window(filters.window), "reporting_currency": currency})
-        context = {"reporting_currency": currency}
 
         def chunks():
             yield head[:-1] + ', "results": ['
             for index, row in enumerate(renewal_rows(filters=filters, today=today)):
-                item = json.dumps(RenewalRowSerializer(row, context=context).data)
+                item = json.dumps(flat_renewal(row, reporting_currency=currency))
                 yield ("," if index else "") + item
             yield "]}"
 
