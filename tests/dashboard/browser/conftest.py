@@ -22,7 +22,10 @@ def _chromium_available() -> bool:
     return Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is not None
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API runs an asyncio loop on this thread for
+# as long as it is open, and later tests that start their own loop (asyncio.run) must not
+# find one running.
+@pytest.fixture(scope="module")
 def browser():
     if not _chromium_available():
         if os.environ.get("CI"):
