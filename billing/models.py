@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 
 from billing.normalized import ItemKind, PeriodUnit, Provider, Status
 
@@ -114,6 +115,10 @@ class Subscription(models.Model):
             models.Index(fields=["next_renewal_at"], name="sub_renewal_idx"),
             models.Index(fields=["cancelled_at"], name="sub_cancelled_idx"),
             models.Index(fields=["provider", "status"], name="sub_provider_status_idx"),
+            # The renewal date (contract term end, else current term end) that the renewals
+            # report and the overview's quarter tiles select a window of.
+            models.Index(Coalesce("contract_term_end", "current_term_end"),
+                         name="sub_renewal_at_idx"),
         ]
 
     def __str__(self) -> str:
@@ -239,6 +244,13 @@ class SubscriptionChange(models.Model):
         indexes = [
             models.Index(fields=["movement", "occurred_at"], name="change_movement_time_idx"),
             models.Index(fields=["customer", "occurred_at"], name="change_customer_time_idx"),
+            # A period of churned rows (the churn page) and of movements of any kind (the
+            # movements page, newest first): small slices of the ledger by time alone.
+            models.Index(fields=["occurred_at", "id"], name="change_churned_time_idx",
+                         condition=Q(status_after__in=[Status.CANCELLED.value,
+                                                       Status.EXPIRED.value])),
+            models.Index(fields=["occurred_at", "id"], name="change_moved_time_idx",
+                         condition=~Q(movement="none")),
         ]
 
     def __str__(self) -> str:

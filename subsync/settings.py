@@ -356,6 +356,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "crm.tasks.reconcile_salesforce",
         "schedule": crontab(hour=3, minute=17),
     },
+    # The Overview's figures into the cache, so that visitors do not wait for them; a run
+    # still queued when the next is due is dropped.
+    "refresh-overview-figures": {
+        "task": "billing.tasks.refresh_overview_figures",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
 }
 
 # --- Providers (read by billing.providers and crm.salesforce) --------------------------------

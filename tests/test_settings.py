@@ -127,5 +127,6 @@ def test_beat_schedule_runs_each_periodic_task_of_both_apps():
         "prune-sync-attempts": "crm.tasks.prune_sync_attempts",
         "sweep-salesforce": "crm.tasks.sweep_salesforce",
         "reconcile-salesforce": "crm.tasks.reconcile_salesforce",
+        "refresh-overview-figures": "billing.tasks.refresh_overview_figures",
     }
     assert set(tasks.values()) <= set(app.tasks)

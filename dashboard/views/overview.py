@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.shortcuts import render
 
 from billing.models import Subscription
-from billing.selectors.metrics import dashboard
+from billing.selectors.overview_cache import cached_dashboard
 from billing.selectors.renewals import renewals_summary
 from crm.selectors import sync_summary
 from dashboard.access import staff_required
@@ -16,10 +16,11 @@ from dashboard.views.common import utc_today
 @staff_required
 def overview(request):
     today = utc_today()
-    figures = dashboard(today=today, months=12)
+    cached = cached_dashboard(today=today, months=12)
+    figures = cached.figures
     currency = figures.overview.currency
     return render(request, "dashboard/overview.html", {
-        "o": figures.overview, "figures": figures,
+        "o": figures.overview, "figures": figures, "computed_at": cached.computed_at,
         "renewals": renewals_summary(today=today), "sync": sync_summary(),
         "mrr_chart": mrr_chart(figures.mrr_series, currency=currency),
         "movements_chart": movements_chart(figures.movements, currency=currency),

@@ -8,6 +8,7 @@ import logging
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from billing.models import Customer, Subscription, WebhookEvent
 from billing.selectors.renewals import RenewalFilters, renewal_rows
@@ -156,6 +157,16 @@ def test_the_overview_shows_the_figures_of_the_selectors(login, viewer, subscrip
     assert "$120" in page
     assert "$1,440" in page
     assert page.count('data-source="') == 3
+
+
+def test_the_overview_says_when_its_cached_figures_were_computed(login, viewer, subscription):
+    from billing.selectors import overview_cache
+
+    client = login(viewer)
+    client.get(reverse("dashboard:overview"))
+    stored = overview_cache.cached_dashboard(today=timezone.now().date())
+    page = client.get(reverse("dashboard:overview")).content.decode()
+    assert f"Figures as of {stored.computed_at:%H:%M} UTC." in page
 
 
 def test_the_overview_tells_a_new_user_what_to_do(login, viewer):

@@ -304,8 +304,9 @@ def test_queries_do_not_grow_with_the_ledger(story):
         "dashboard": lambda: metrics.dashboard(today=TODAY),
     }
     before = {name: count_queries(call) for name, call in calls.items()}
-    assert before == {"overview": 5, "mrr_series": 4, "movements_by_month": 4,
-                      "churn_rates_by_month": 4, "nrr": 2, "dashboard": 5}
+    jit = int(connection.vendor == "postgresql")  # SET LOCAL jit = off before the NRR query
+    assert before == {"overview": 5 + jit, "mrr_series": 4, "movements_by_month": 4,
+                      "churn_rates_by_month": 4, "nrr": 2 + jit, "dashboard": 5 + jit}
     customer = Customer.objects.create(provider="braintree", external_id="D")
     for month in range(1, 13):
         sub = Subscription.objects.create(provider="braintree", external_id=f"d{month}",

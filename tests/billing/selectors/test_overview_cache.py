@@ -1,0 +1,102 @@
+"""The Overview's figures come from the cache until the ledger or the rates change."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.core.cache import cache
+from django.utils import timezone
+
+from billing import tasks
+from billing.selectors import metrics, overview_cache
+from tests.billing.selectors.factories import at, change, customer, rate, subscription
+
+pytestmark = pytest.mark.django_db
+
+TODAY = dt.date(2026, 12, 10)
+
+
+@pytest.fixture
+def computed(monkeypatch) -> list[dt.date]:
+    """The days metrics.dashboard() was asked for (it still computes)."""
+    calls: list[dt.date] = []
+
+    def counting(*, today, months=12):
+        calls.append(today)
+        return metrics.dashboard(today=today, months=months)
+
+    monkeypatch.setattr(overview_cache, "dashboard", counting)
+    return calls
+
+
+@pytest.fixture
+def paying(settings):
+    settings.SUBSYNC_REPORTING_CURRENCY = "USD"
+    sub = subscription(customer("Acme"), mrr=10000)
+    change(sub, when=at(2026, 11, 2), before="", after="active", mrr_after=10000,
+           movement="new", amount=10000)
+    return sub
+
+
+def test_a_second_request_reads_the_figures_computed_by_the_first(computed, paying):
+    first = overview_cache.cached_dashboard(today=TODAY)
+    second = overview_cache.cached_dashboard(today=TODAY)
+
+    assert computed == [TODAY]
+    assert second.figures == first.figures
+    assert second.figures.overview.mrr.value.amount == 10000  # $100.00
+
+
+def test_a_new_ledger_row_means_computing_again(computed, paying):
+    overview_cache.cached_dashboard(today=TODAY)
+    paying.mrr = 15000
+    paying.save(update_fields=["mrr"])
+    change(paying, when=at(2026, 12, 1), before="active", after="active", mrr_before=10000,
+           mrr_after=15000, movement="expansion", amount=5000)
+
+    again = overview_cache.cached_dashboard(today=TODAY)
+
+    assert computed == [TODAY, TODAY]
+    assert again.figures.overview.mrr.value.amount == 15000
+
+
+def test_a_new_exchange_rate_or_another_day_means_computing_again(computed, paying):
+    overview_cache.cached_dashboard(today=TODAY)
+    rate("EUR", "1.10")
+    overview_cache.cached_dashboard(today=TODAY)
+    overview_cache.cached_dashboard(today=TODAY + dt.timedelta(days=1))
+
+    assert computed == [TODAY, TODAY, TODAY + dt.timedelta(days=1)]
+
+
+def test_another_reporting_currency_means_computing_again(computed, paying, settings):
+    overview_cache.cached_dashboard(today=TODAY)
+    settings.SUBSYNC_REPORTING_CURRENCY = "EUR"
+    again = overview_cache.cached_dashboard(today=TODAY)
+
+    assert len(computed) == 2
+    assert again.figures.overview.currency == "EUR"
+
+
+def test_a_failing_cache_only_costs_the_computation(computed, paying, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ConnectionError("cache down")
+
+    monkeypatch.setattr(cache, "get", broken)
+    monkeypatch.setattr(cache, "set", broken)
+
+    figures = overview_cache.cached_dashboard(today=TODAY)
+
+    assert figures.figures.overview.mrr.value.amount == 10000
+    assert computed == [TODAY]
+
+
+def test_the_beat_task_computes_today_s_figures_for_the_next_visitor(computed, paying):
+    today = timezone.now().date()
+
+    stamp = tasks.refresh_overview_figures()
+    found = overview_cache.cached_dashboard(today=today)
+
+    assert computed == [today]  # by the task; the visitor read them
+    assert found.computed_at.isoformat() == stamp
