@@ -26,6 +26,7 @@ ALSO_USED = {
     "redis": "Django's RedisCache and Celery's Redis broker load it",
     "cryptography": "PyJWT's RS256 signing, for the Salesforce JWT bearer flow",
     "drf-spectacular-sidecar": "Swagger UI's files for /api/docs/, an app in INSTALLED_APPS",
+    "django-axes": "login lockouts: an app, a middleware and a backend named in subsync.settings",
 }
 
 

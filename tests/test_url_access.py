@@ -126,7 +126,8 @@ def test_anonymous_requests_are_refused_everywhere_but_the_public_urls(client):
         for method in ("GET", "POST"):
             response = client.generic(method, path)
             if (path, method) in PUBLIC:
-                assert response.status_code < 500, (method, path)
+                # Any answer but a crash (/healthz is 503 while the broker is away).
+                assert response.status_code != 500, (method, path)
                 allowed.append((path, method))
             elif path in WEBHOOKS and method == "POST":
                 assert response.status_code in (401, 403), (method, path, response.content)
