@@ -21,7 +21,7 @@ from typing import Any
 from django.db.models import Case, CharField, Count, F, Q, Sum, Value, When
 from django.db.models.functions import TruncDate, TruncMonth
 
-from billing.models import Movement, SubscriptionChange
+from billing.models import LedgerDay, Movement, SubscriptionChange
 from billing.normalized import Provider, Status
 from billing.selectors import fx
 from billing.selectors.params import Page, PageRequest, Reader, paginate
@@ -174,7 +174,8 @@ def grouped_by_day(queryset, key: str, amount: str, **extra):
 
 
 def churn_report(*, filters: ChurnFilters) -> ChurnReport:
-    """Months, reasons, plans and contraction of the period: six queries whatever its size."""
+    """Months, reasons, plans and contraction of the period: six queries whatever its size
+    (contraction from LedgerDay unless a provider is chosen: it does not tell them apart)."""
     history = fx.rate_history(until=_month_after(filters.last_month) - dt.timedelta(days=1))
     churned = _churned(filters)
     month = {"month": TruncMonth("occurred_at", tzinfo=dt.UTC)}
@@ -188,10 +189,19 @@ def churn_report(*, filters: ChurnFilters) -> ChurnReport:
     for row in grouped_by_day(churned, "subscription__plan_id", "mrr_before"):
         by_plan.add(row["subscription__plan_id"], day=row["day"], currency=row["currency"],
                     amount=row["amount"] or 0, count=row["n"])
-    contractions = _changes(filters).filter(movement=Movement.CONTRACTION)
-    for row in grouped_by_day(contractions, "month", "movement_amount", **month):
-        contraction.add(_as_date(row["month"]), day=row["day"], currency=row["currency"],
-                        amount=row["amount"] or 0, count=row["n"])
+    if filters.provider:
+        contractions = _changes(filters).filter(movement=Movement.CONTRACTION)
+        for row in grouped_by_day(contractions, "month", "movement_amount", **month):
+            contraction.add(_as_date(row["month"]), day=row["day"], currency=row["currency"],
+                            amount=row["amount"] or 0, count=row["n"])
+    else:  # the same sums, kept per day and currency by the ledger's writer
+        start, end = filters.bounds()
+        for day, currency, amount, count in (
+                LedgerDay.objects.filter(day__gte=start.date(), day__lt=end.date(),
+                                         contraction_count__gt=0)
+                .values_list("day", "currency", "contraction_amount", "contraction_count")):
+            contraction.add(day.replace(day=1), day=day, currency=currency, amount=amount,
+                            count=count)
     customers = {_as_date(row["month"]): row["n"] for row in churned.annotate(**month)
                  .order_by().values("month").annotate(n=Count("customer_id", distinct=True))}
     months = tuple(

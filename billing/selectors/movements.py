@@ -104,9 +104,12 @@ def list_movements(*, filters: MovementFilters, page: PageRequest) -> MovementLi
         "status_before", "status_after", "customer_id", "customer__company",
         "customer__first_name", "customer__last_name", "customer__email",
         "customer__external_id", "customer_mrr_before", "customer_mrr_after")
+    # Without a provider LedgerDay's counts are the number of rows selected: no count of a
+    # year of ledger rows.
+    total = None if filters.period.provider else sum(sums.counts.get(kind, 0) for kind in kinds)
     return MovementList(
         filters=filters,
-        rows=paginate(rows, page=page, convert=_row),
+        rows=paginate(rows, page=page, convert=_row, total=total),
         totals={kind: sums.total(kind) for kind in kinds},
         counts={kind: sums.counts.get(kind, 0) for kind in kinds},
     )

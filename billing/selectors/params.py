@@ -181,12 +181,15 @@ class Page(Generic[T]):
         return self.number > 1
 
 
-def paginate(queryset, *, page: PageRequest, convert: Callable[[Any], T]) -> Page[T]:
+def paginate(queryset, *, page: PageRequest, convert: Callable[[Any], T],
+             total: int | None = None) -> Page[T]:
     """Two queries whatever the page size: the count and the slice (rows made by `convert`).
+    `total`: the number of rows when the caller knows it already (no count then).
 
     A page past the end is empty rather than an error: a bookmarked page 9 of a list that
     has since shrunk still answers.
     """
-    total = queryset.count()
+    if total is None:
+        total = queryset.count()
     items = [convert(row) for row in queryset[page.offset:page.offset + page.size]]
     return Page(items=items, number=page.number, size=page.size, total=total)

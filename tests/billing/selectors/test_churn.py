@@ -89,6 +89,18 @@ def test_provider_filter(ledger):
     assert both.subscriptions == 3
 
 
+def test_contraction_of_every_provider_by_month(ledger):
+    bt = subscription(customer("bt2", provider="braintree"), currency="EUR")
+    change(bt, when=at(2027, 3, 31, 23, 59), before="active", after="active", mrr_before=5_000,
+           mrr_after=4_000, movement="contraction", amount=1_000)
+    report = churn_report(filters=PERIOD)
+    jan, feb, mar = report.months
+    assert (jan.contraction.amount, feb.contraction.amount) == (2_000, 0)
+    # EUR 10.00 at 1.20 (in force since February)
+    assert (mar.contraction.amount, mar.contraction.breakdown) == (1_200, {"EUR": 1_000})
+    assert report.contraction.amount == 3_200
+
+
 def test_churned_rows_newest_first_and_narrowed(ledger):
     filters = ChurnFilters(first_month=JAN, last_month=MAR, provider="chargebee")
     page = churned_subscriptions(filters=filters, page=PageRequest())

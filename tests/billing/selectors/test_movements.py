@@ -57,6 +57,16 @@ def test_every_kind_over_the_period_leaves_out_changes_that_moved_nothing(ledger
     assert result.totals["contraction"].amount == 0
 
 
+@pytest.mark.parametrize("query", [{}, {"provider": "chargebee"}, {"movement": "new"}])
+def test_the_pages_count_every_movement_row_of_the_period(ledger, query):
+    # Four movements from November on (the trial start moves nothing), two of them new; all
+    # of Chargebee. Without a provider the count comes from LedgerDay, with one from the rows.
+    page = list_movements(filters=MovementFilters.from_query(query, today=TODAY),
+                          page=PageRequest(size=1))
+    assert page.rows.total == (2 if "movement" in query else 4)
+    assert len(page.rows.items) == 1
+
+
 def test_a_missing_rate_is_a_warning_not_a_one(ledger):
     from billing.models import ExchangeRate
 
