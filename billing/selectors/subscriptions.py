@@ -115,14 +115,25 @@ def subscription_row(values: dict) -> SubscriptionRow:
 
 def search_subscriptions(*, filters: SubscriptionFilters, page: PageRequest
                          ) -> Page[SubscriptionRow]:
-    """A page of subscriptions matching the search and filters (two queries)."""
-    return paginate(subscription_rows(filters=filters), page=page, convert=subscription_row)
+    """A page of subscriptions matching the search and filters (two queries: the count joins
+    the customers only when the search needs them)."""
+    return paginate(subscription_rows(filters=filters), page=page, convert=subscription_row,
+                    total=_matching(filters).count())
 
 
 def subscription_rows(*, filters: SubscriptionFilters) -> QuerySet:
     """The matching subscriptions as an ordered queryset of values (the fields
     `subscription_row` reads, and `renewal_at`), for callers that page it their own way: the
     REST API pages it with a cursor over the same ordering (ORDERINGS)."""
+    return (_matching(filters).annotate(renewal_at=renewal_at())
+            .order_by(*ORDERINGS.get(filters.ordering, ORDERINGS[DEFAULT_ORDERING]))
+            .values("id", "provider", "external_id", "status", "plan_id", "mrr", "currency",
+                    "renewal_at", "updated_at", "customer_id", "customer__company",
+                    "customer__first_name", "customer__last_name", "customer__email",
+                    "customer__external_id"))
+
+
+def _matching(filters: SubscriptionFilters) -> QuerySet:
     query = Q(deleted_at__isnull=True)
     if filters.search:
         query &= _search(filters.search)
@@ -130,12 +141,7 @@ def subscription_rows(*, filters: SubscriptionFilters) -> QuerySet:
                          ("plan_id", filters.plan), ("currency", filters.currency)):
         if value:
             query &= Q(**{field: value})
-    return (Subscription.objects.filter(query).annotate(renewal_at=renewal_at())
-            .order_by(*ORDERINGS.get(filters.ordering, ORDERINGS[DEFAULT_ORDERING]))
-            .values("id", "provider", "external_id", "status", "plan_id", "mrr", "currency",
-                    "renewal_at", "updated_at", "customer_id", "customer__company",
-                    "customer__first_name", "customer__last_name", "customer__email",
-                    "customer__external_id"))
+    return Subscription.objects.filter(query)
 
 
 @dataclass(frozen=True)

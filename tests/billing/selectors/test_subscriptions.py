@@ -65,6 +65,22 @@ def test_filters_ordering_and_pages():
     assert ordered("-mrr", size=2, number=2) == ["b"]
 
 
+def test_the_page_counts_every_match_not_only_its_rows():
+    for name in ("Acme One", "Acme Two", "Other"):
+        subscription(customer(name), external_id=name)
+    deleted = subscription(customer("Acme Gone"), external_id="gone")
+    deleted.deleted_at = at(2026, 1, 1)
+    deleted.save(update_fields=["deleted_at"])
+
+    def total(**filters) -> int:
+        return search_subscriptions(filters=SubscriptionFilters(**filters),
+                                    page=PageRequest(size=1)).total
+
+    assert total() == 3
+    assert total(search="acme") == 2
+    assert total(search="acme", status="cancelled") == 0
+
+
 def test_bad_parameters():
     with pytest.raises(InvalidParameters) as caught:
         SubscriptionFilters.from_query({"ordering": "price", "status": "gone"})
