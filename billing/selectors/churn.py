@@ -167,28 +167,34 @@ class DailySums:
                           basis=fx.BASIS_AT_MOVEMENT)
 
 
-def grouped_by_day(queryset, key: str, amount: str, **extra):
+def grouped_by_day(queryset, key: str, amount: str, *, extra_keys: tuple[str, ...] = (),
+                   **extra):
     return (queryset.annotate(day=TruncDate("occurred_at", tzinfo=dt.UTC), **extra)
-            .order_by().values(key, "day", "currency")
+            .order_by().values(key, *extra_keys, "day", "currency")
             .annotate(amount=Sum(amount), n=Count("id")))
 
 
 def churn_report(*, filters: ChurnFilters) -> ChurnReport:
-    """Months, reasons, plans and contraction of the period: six queries whatever its size
+    """Months, reasons, plans and contraction of the period: four queries whatever its size
     (contraction from LedgerDay unless a provider is chosen: it does not tell them apart)."""
     history = fx.rate_history(until=_month_after(filters.last_month) - dt.timedelta(days=1))
     churned = _churned(filters)
     month = {"month": TruncMonth("occurred_at", tzinfo=dt.UTC)}
     by_month, by_reason, by_plan, contraction = (DailySums(history) for _ in range(4))
-    for row in grouped_by_day(churned, "month", "mrr_before", **month):
-        by_month.add(_as_date(row["month"]), day=row["day"], currency=row["currency"],
-                     amount=row["amount"] or 0, count=row["n"])
-    for row in grouped_by_day(churned, "reason", "mrr_before", reason=_reason()):
-        by_reason.add(row["reason"], day=row["day"], currency=row["currency"],
-                      amount=row["amount"] or 0, count=row["n"])
-    for row in grouped_by_day(churned, "subscription__plan_id", "mrr_before"):
-        by_plan.add(row["subscription__plan_id"], day=row["day"], currency=row["currency"],
-                    amount=row["amount"] or 0, count=row["n"])
+    # One read of the churned rows, grouped by reason, plan, day and currency; each report
+    # then adds up its own key per day and currency (a month is that of its days).
+    grouped: dict[tuple[str, Any, Any], list[int]] = {}
+    for row in grouped_by_day(churned, "reason", "mrr_before", reason=_reason(),
+                              plan=F("subscription__plan_id"), extra_keys=("plan",)):
+        day = _as_date(row["day"])
+        for key in (("month", day.replace(day=1)), ("reason", row["reason"]),
+                    ("plan", row["plan"])):
+            sums = grouped.setdefault((*key, (day, row["currency"])), [0, 0])
+            sums[0] += row["amount"] or 0
+            sums[1] += row["n"]
+    reports = {"month": by_month, "reason": by_reason, "plan": by_plan}
+    for (report, key, (day, currency)), (amount, count) in grouped.items():
+        reports[report].add(key, day=day, currency=currency, amount=amount, count=count)
     if filters.provider:
         contractions = _changes(filters).filter(movement=Movement.CONTRACTION)
         for row in grouped_by_day(contractions, "month", "movement_amount", **month):
