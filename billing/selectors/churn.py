@@ -236,10 +236,24 @@ def _ranked(sums: DailySums) -> tuple[ChurnGroup, ...]:
     return tuple(groups)
 
 
-def churned_subscriptions(*, filters: ChurnFilters, page: PageRequest,
-                          reason: str = "", plan: str = "") -> Page[ChurnRow]:
+def _counted(report: ChurnReport | None, *, filters: ChurnFilters, reason: str,
+             plan: str) -> int | None:
+    """The number of churned rows the report has counted already for these filters."""
+    if report is None or report.filters != filters or (reason and plan):
+        return None
+    if reason or plan:
+        groups = report.by_reason if reason else report.by_plan
+        return next((g.subscriptions for g in groups if g.key == (reason or plan)), 0)
+    return report.subscriptions
+
+
+def churned_subscriptions(*, filters: ChurnFilters, page: PageRequest, reason: str = "",
+                          plan: str = "", report: ChurnReport | None = None) -> Page[ChurnRow]:
     """The churned subscriptions behind the figures, newest first (two queries per page);
-    `reason` and `plan` narrow to one group of the report (NO_REASON for blank reasons)."""
+    `reason` and `plan` narrow to one group of the report (NO_REASON for blank reasons).
+    `report`: the churn_report() of the same filters, when the caller has it: its counts are
+    the page's total (one query fewer)."""
+    total = _counted(report, filters=filters, reason=reason, plan=plan)
     rows = _churned(filters).annotate(reason=_reason())
     if reason:
         rows = rows.filter(reason=reason)
@@ -250,7 +264,7 @@ def churned_subscriptions(*, filters: ChurnFilters, page: PageRequest,
         "subscription__external_id", "customer_id", "customer__company",
         "customer__first_name", "customer__last_name", "customer__email",
         "customer__external_id", "subscription__plan_id", "reason", "mrr_before", "currency")
-    return paginate(rows, page=page, convert=lambda v: ChurnRow(
+    return paginate(rows, page=page, total=total, convert=lambda v: ChurnRow(
         change_id=v["id"], occurred_at=v["occurred_at"], status=v["status_after"],
         subscription_id=v["subscription_id"], provider=v["subscription__provider"],
         external_id=v["subscription__external_id"], customer_id=v["customer_id"],

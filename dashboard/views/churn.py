@@ -34,7 +34,8 @@ def churn_page(request):
         request, lambda query: ChurnFilters.from_query(query, today=today), title=TITLE)
     reason, plan = parse_or_400(request, lambda: _narrowing(request.GET), title=TITLE)
     report = churn_report(filters=filters)
-    rows = churned_subscriptions(filters=filters, page=page_request, reason=reason, plan=plan)
+    rows = churned_subscriptions(filters=filters, page=page_request, reason=reason, plan=plan,
+                                 report=report)
     return render(request, "dashboard/churn.html", {
         "report": report, "filters": filters, "page": rows, "reason": reason, "plan": plan,
         "providers": [p.value for p in Provider],

@@ -113,6 +113,25 @@ def test_churned_rows_newest_first_and_narrowed(ledger):
         filters=filters, page=PageRequest(), plan="pro").items] == ["d", "c"]
 
 
+@pytest.mark.parametrize(("reason", "plan", "total", "queries"), [
+    ("", "", 4, 1), (NO_REASON, "", 2, 1), ("too expensive", "", 2, 1), ("", "pro", 2, 1),
+    ("", "basic", 2, 1), ("unheard of", "", 0, 1),
+    (NO_REASON, "pro", 1, 2),  # no group of the report holds both: counted
+])
+def test_the_reports_counts_are_the_rows_total(ledger, reason, plan, total, queries):
+    # Chargebee, January to March: a (too expensive, basic), b (no reason, basic),
+    # c (too expensive, pro), d (no reason, pro).
+    filters = ChurnFilters(first_month=JAN, last_month=MAR, provider="chargebee")
+    report = churn_report(filters=filters)
+    with CaptureQueriesContext(connection) as context:
+        page = churned_subscriptions(filters=filters, page=PageRequest(size=1), reason=reason,
+                                     plan=plan, report=report)
+    assert (page.total, len(context.captured_queries)) == (total, queries)
+    other = churn_report(filters=PERIOD)  # every provider: its counts are not these rows'
+    assert churned_subscriptions(filters=filters, page=PageRequest(size=1), reason=reason,
+                                 plan=plan, report=other).total == total
+
+
 def test_report_queries_do_not_grow_with_the_ledger(ledger):
     def count():
         with CaptureQueriesContext(connection) as context:
