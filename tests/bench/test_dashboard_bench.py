@@ -46,3 +46,8 @@ def test_the_seeded_history_is_consistent_and_every_page_is_measured():
     assert set(sizes) == set(bench.LIST_PAGES)
     assert all(small == large for small, large in sizes.values()), sizes
     assert "/renewals.csv" in bench.table(timings)
+    # Uncached, the Overview reads the version and computes its figures: more queries.
+    uncached = bench.measure_uncached_overview(client, repeat=2)
+    assert (uncached.url, uncached.status, len(uncached.samples)) == (
+        bench.UNCACHED_OVERVIEW, 200, 2)
+    assert uncached.queries > timings[0].queries
