@@ -14,7 +14,7 @@ Sums are grouped in SQL by day and currency and converted with the rate in force
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -146,25 +146,50 @@ class ChurnReport:
 
 
 class DailySums:
-    """Money grouped by a key, converted day by day at that day's rates."""
+    """Money grouped by a key, converted day by day at that day's rates.
+
+    Each amount is converted as it is added (at its day's rates) and only the sums are kept,
+    per key and currency: the same figures as one fx.total() per day added up with
+    fx.combine(), without a MoneyTotal per day (a year of churn adds some 10,000 groups).
+    """
 
     def __init__(self, history: fx.RateHistory):
         self.history = history
-        self.parts: dict[Any, list[fx.MoneyTotal]] = {}
         self.counts: dict[Any, int] = {}
+        self._breakdown: dict[Any, dict[str, int]] = {}
+        self._converted: dict[Any, dict[str, int]] = {}
+        self._missing: dict[Any, set[str]] = {}
+        self._rates: dict[dt.date, fx.Rates] = {}
 
     def add(self, key, *, day: dt.date, currency: str, amount: int, count: int = 0) -> None:
-        part = fx.total(amounts={currency: amount}, rates=self.history.on(_as_date(day)),
-                        basis=fx.BASIS_AT_MOVEMENT)
-        self.parts.setdefault(key, []).append(part)
+        breakdown = self._breakdown.setdefault(key, {})
+        converted = self._converted.setdefault(key, {})
+        missing = self._missing.setdefault(key, set())
         self.counts[key] = self.counts.get(key, 0) + count
+        if not amount:  # 0 is 0 in any currency, and needs no rate
+            return
+        day = _as_date(day)
+        if day not in self._rates:
+            self._rates[day] = self.history.on(day)
+        breakdown[currency] = breakdown.get(currency, 0) + amount
+        value = fx.convert(amount=amount, currency=currency, rates=self._rates[day])
+        if value is None:
+            missing.add(currency)
+        else:
+            converted[currency] = converted.get(currency, 0) + value
+
+    def added_keys(self) -> list:
+        return list(self._breakdown)
 
     def total(self, key=None) -> fx.MoneyTotal:
-        parts: Iterable[fx.MoneyTotal] = (
-            self.parts.get(key, []) if key is not None
-            else [p for group in self.parts.values() for p in group])
-        return fx.combine(totals=parts, currency=self.history.reporting_currency,
-                          basis=fx.BASIS_AT_MOVEMENT)
+        keys = [key] if key is not None else self.added_keys()
+        currency = self.history.reporting_currency
+        parts = [fx.MoneyTotal(amount=None, currency=currency,
+                               breakdown=self._breakdown.get(one, {}),
+                               converted=self._converted.get(one, {}),
+                               missing_rates=tuple(self._missing.get(one, ())),
+                               basis=fx.BASIS_AT_MOVEMENT) for one in keys]
+        return fx.combine(totals=parts, currency=currency, basis=fx.BASIS_AT_MOVEMENT)
 
 
 def grouped_by_day(queryset, key: str, amount: str, *, extra_keys: tuple[str, ...] = (),
@@ -230,7 +255,7 @@ def _as_date(value) -> dt.date:
 
 def _ranked(sums: DailySums) -> tuple[ChurnGroup, ...]:
     groups = [ChurnGroup(key=key or "", subscriptions=sums.counts[key], lost_mrr=sums.total(key))
-              for key in sums.parts]
+              for key in sums.added_keys()]
     groups.sort(key=lambda g: (g.lost_mrr.amount is None, -(g.lost_mrr.amount or 0),
                                -g.subscriptions, g.key))
     return tuple(groups)
