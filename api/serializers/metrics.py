@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from api.serializers.money import MoneyTotalSerializer
+from api.serializers.money import MoneyTotalSerializer, UtcDateTimeField
 
 
 class RateSerializer(serializers.Serializer):
@@ -113,6 +113,11 @@ class OverviewSerializer(serializers.Serializer):
     net_revenue_retention = NrrSerializer()
     missing_rates = serializers.ListField(child=serializers.CharField())
     warnings = serializers.ListField(child=serializers.CharField())
+
+
+class SummarySerializer(OverviewSerializer):
+    computed_at = UtcDateTimeField(help_text="When these figures were computed (they are "
+                                             "cached like the Overview page's).")
 
 
 class SeriesSerializer(serializers.Serializer):

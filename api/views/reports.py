@@ -19,7 +19,9 @@ from api.serializers.metrics import (
     MrrSeriesSerializer,
     NrrSerializer,
     OverviewSerializer,
+    SummarySerializer,
 )
+from api.serializers.money import UtcDateTimeField
 from api.serializers.reports import (
     ChurnedPageSerializer,
     ChurnReportSerializer,
@@ -41,6 +43,7 @@ from billing.normalized import Provider
 from billing.selectors import metrics
 from billing.selectors.churn import ChurnFilters, churn_report, churned_subscriptions
 from billing.selectors.fx import reporting_currency
+from billing.selectors.overview_cache import cached_dashboard
 from billing.selectors.params import MAX_AMOUNT, PageRequest, Reader
 from billing.selectors.renewals import (
     RENEWING_STATUSES,
@@ -135,11 +138,16 @@ class RenewalsSummary(APIView):
 
 
 class MetricsSummary(APIView):
-    @extend_schema(tags=["metrics"], responses={200: OverviewSerializer, **READ_ERRORS})
+    @extend_schema(tags=["metrics"], responses={200: SummarySerializer, **READ_ERRORS})
     def get(self, request):
         """The KPI tiles: MRR, ARR, active subscriptions, paying customers, net new MRR,
-        churn rates and NRR, each with its previous period (docs/metrics.md)."""
-        return Response(OverviewSerializer(metrics.overview(today=utc_today())).data)
+        churn rates and NRR, each with its previous period (docs/metrics.md). The Overview
+        page's own figures, from the same cache (computed again whenever the ledger or the
+        rates changed since; `computed_at` says when)."""
+        cached = cached_dashboard(today=utc_today(), months=12)
+        data = OverviewSerializer(cached.figures.overview).data
+        data["computed_at"] = UtcDateTimeField().to_representation(cached.computed_at)
+        return Response(data)
 
 
 def _series(results) -> dict:
