@@ -8,9 +8,10 @@ customers and the SubscriptionChange ledger (whose `event` link becomes empty).
 Events whose work is finished are pruned: processed, ignored and stale. Failed and rejected
 ones wait for an operator (replay_events), and are pruned only after one has opened them
 (seen_at) and a longer retention (prune_seen_failures); received or processing ones wait for
-the worker, however old. Braintree look-ups are pruned here too (prune_braintree_cache). The retention has a floor, MIN_RETENTION_DAYS, longer than any provider
-retries a delivery (Chargebee: about 3 days) and than the event poll looks back (72 hours):
-within it, a stored event is what tells a redelivery from a new event.
+the worker, however old. Braintree look-ups are pruned here too (prune_braintree_cache).
+The retention has a floor, MIN_RETENTION_DAYS, longer than any provider retries a delivery
+(Chargebee: about 3 days) and than the event poll looks back (72 hours): within it, a stored
+event is what tells a redelivery from a new event.
 """
 
 from __future__ import annotations
