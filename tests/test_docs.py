@@ -125,3 +125,11 @@ def test_the_licence_file_is_the_declared_mit_licence():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     declared = project["license"]
     assert (declared.get("text") if isinstance(declared, dict) else declared) == "MIT"
+
+
+def test_every_setting_read_from_the_environment_is_in_the_readme():
+    settings_text = (ROOT / "subsync" / "settings.py").read_text()
+    names = set(re.findall(r'env\.[a-z]+\(\s*"([A-Z][A-Z0-9_]+)"', settings_text))
+    readme = (ROOT / "README.md").read_text()
+    assert names, "no settings found: the pattern no longer matches settings.py"
+    assert sorted(name for name in names if name not in readme) == []
