@@ -169,7 +169,9 @@ class EventDetail(APIView):
         return Response(EventDetailSerializer(detail).data)
 
 
-WAITING = (WebhookEvent.State.RECEIVED, WebhookEvent.State.PROCESSING)
+# A processing event goes to replay_event, which takes it over once its worker's lease ran out
+# and leaves it alone (saying so) while the lease holds, as the dashboard's button does.
+WAITING = (WebhookEvent.State.RECEIVED,)
 
 
 class ReplayEvent(APIView):
