@@ -14,12 +14,12 @@ from functools import reduce
 
 import django_filters
 from django.db.models import Q
-from django.utils import timezone
 
 from billing.models import Customer, Subscription
 from billing.normalized import Provider
 from billing.selectors import fx
 from billing.selectors.params import MAX_AMOUNT
+from dashboard.views.common import utc_today
 from subsync.money import to_minor_units
 
 _SEARCHED = ("first_name", "last_name", "email", "company", "external_id")
@@ -79,7 +79,7 @@ class SubscriptionRangeFilter(django_filters.FilterSet):
 
     def mrr_range(self, queryset, name, value):
         reporting = fx.reporting_currency()
-        rates = fx.rates_on(day=timezone.now().date())
+        rates = fx.rates_on(day=utc_today())
         bound = to_minor_units(value, currency=reporting)
         queryset = queryset.alias(mrr_in_reporting=fx.converted_expression("mrr", rates=rates))
         lookup = "gte" if name == "min_mrr" else "lte"

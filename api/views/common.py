@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import logging
-
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 
 from billing.selectors.metrics import MAX_MONTHS
 from billing.selectors.params import Reader
+from dashboard.access import audit  # one audit line per action, whichever way it came
+from dashboard.views.common import utc_today  # windows and months are UTC days on both
 
-# The dashboard's audit logger (dashboard.access): one line per action, whoever acted.
-audit = logging.getLogger("subsync.audit")
-
-
-def utc_today() -> dt.date:
-    """Windows and months are UTC days, as on the dashboard."""
-    return timezone.now().date()
+__all__ = ["utc_today"]
 
 
 def read_months(query, *, default: int = 12) -> int:

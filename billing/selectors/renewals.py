@@ -27,13 +27,14 @@ from django.db.models import Count, F, Q, Sum
 from django.db.models import Window as Over
 from django.db.models.functions import Coalesce
 
-from billing.models import Customer, Subscription
+from billing.models import ACTIVE_STATUSES, Customer, Subscription
 from billing.normalized import PeriodUnit, Provider, Status
 from billing.selectors import fx
 from billing.selectors.params import Page, PageRequest, Reader
 from subsync.money import to_minor_units
 
-RENEWING_STATUSES = (Status.ACTIVE.value, Status.PAST_DUE.value, Status.NON_RENEWING.value)
+# The statuses that renew or end at the term's end: the ones that count as active.
+RENEWING_STATUSES = ACTIVE_STATUSES
 WINDOW_THIS_QUARTER = "this_quarter"
 WINDOW_NEXT_QUARTER = "next_quarter"
 WINDOW_RANGE = "range"
