@@ -30,7 +30,6 @@ from billing.selectors.params import Page, PageRequest, Reader, paginate
 from billing.selectors.renewals import customer_name_of, renewal_at
 from crm import mapping
 from crm.models import ContractSync, SyncAttempt
-from subsync.money import currency_exponent
 
 ORDERINGS = {
     "-mrr": (F("mrr").desc(), F("id").desc()),
@@ -185,8 +184,7 @@ def subscription_detail(*, pk: int, limit: int = TIMELINE_LIMIT,
 
 
 def _money(amount: int, currency: str) -> str:
-    return f"{amount / 10 ** currency_exponent(currency):,.{currency_exponent(currency)}f} " \
-           f"{currency}"
+    return f"{mapping.format_major(amount, currency)} {currency}"
 
 
 def _change_entries(sub: Subscription, limit: int) -> list[TimelineEntry]:

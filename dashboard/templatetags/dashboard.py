@@ -10,6 +10,7 @@ from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.utils import timezone
 from django.utils.html import format_html
 
+from crm.selectors import record_url
 from dashboard import formatting
 
 register = template.Library()
@@ -20,11 +21,6 @@ def money(amount, currency):
     """{{ row.mrr|money:row.currency }} -> "$1,234.56"."""
     return formatting.format_money(amount, currency)
 
-
-@register.filter
-def money_whole(amount, currency):
-    """{{ total|money_whole:"USD" }} -> "$1,235" (tiles: no false precision)."""
-    return formatting.format_money(amount, currency, whole=True)
 
 
 @register.filter
@@ -138,12 +134,12 @@ def sf_link(context, sobject, record_id, label=""):
         return format_html('<span class="muted" title="{}">{}</span>',
                            f"No {sobject} in Salesforce yet", formatting.DASH)
     target = context.get("salesforce")
-    base = getattr(target, "instance_url", "") if target is not None else ""
+    url = record_url(instance_url=getattr(target, "instance_url", None), sobject=sobject,
+                     record_id=record_id)
     text = label or record_id
-    if not base:
+    if url is None:
         return format_html("<code>{}</code>", text)
-    return format_html('<a href="{}/lightning/r/{}/{}/view" target="_blank" rel="noopener">{}</a>',
-                       base.rstrip("/"), sobject, record_id, text)
+    return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url, text)
 
 
 @register.filter

@@ -4,6 +4,7 @@ rendering a clear 400 page when it cannot be read (never a 500)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import wraps
 from typing import TypeVar
 
 from django.shortcuts import render
@@ -35,15 +36,13 @@ def parse_or_400(request, parse: Callable[[], T], *, title: str) -> T:
 def handles_bad_query(view):
     """Answer a BadQuery raised anywhere in `view` with its 400 page."""
 
+    @wraps(view)
     def wrapper(request, *args, **kwargs):
         try:
             return view(request, *args, **kwargs)
         except BadQuery as bad:
             return bad.response
 
-    wrapper.__name__ = view.__name__
-    wrapper.__doc__ = view.__doc__
-    wrapper.__wrapped__ = view
     return wrapper
 
 
