@@ -309,13 +309,16 @@ def contract_fields(
     return _named(CONTRACT, values, config)
 
 
+def digest(value: Any) -> str:
+    """sha256 of canonical JSON: equal digests mean Salesforce already has this content."""
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                           default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 def payload_digest(account: Mapping[str, Any], contract: Mapping[str, Any],
                    activate: bool = True) -> str:
-    canonical = json.dumps(
-        {"account": account, "contract": contract, "activate": activate},
-        sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str,
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return digest({"account": account, "contract": contract, "activate": activate})
 
 
 def build_payload(

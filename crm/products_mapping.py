@@ -9,11 +9,13 @@ Opportunity add up to what billing will actually charge.
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+
+from crm.mapping import digest
+
+__all__ = ["digest"]
 
 PRODUCT = "Product2"
 PRICE_BOOK = "Pricebook2"
@@ -49,13 +51,6 @@ class PricedLine:
 
 def product_ref(provider: str, item_id: str) -> str:
     return f"{provider}:{item_id}"
-
-
-def digest(value: Any) -> str:
-    """sha256 of canonical JSON: equal digests mean Salesforce already has this content."""
-    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                           default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def product_record(*, ref: str, item_id: str, name: str) -> dict[str, Any]:
@@ -109,14 +104,3 @@ def _spread(total: int, weights: list[int]) -> list[int]:
     for i in order[:left]:
         parts[i] += 1
     return parts
-
-
-def needed_prices(lines_by_currency: Mapping[str, Iterable[PricedLine]]
-                  ) -> dict[tuple[str, str], PricedLine]:
-    """One line per (product ref, currency): the first seen, whose unit price becomes the
-    entry's list price when the entry is created."""
-    out: dict[tuple[str, str], PricedLine] = {}
-    for currency, lines in lines_by_currency.items():
-        for line in lines:
-            out.setdefault((line.product_ref, currency), line)
-    return out

@@ -48,6 +48,7 @@ from crm.models import ContractSync
 from crm.salesforce.client import COLLECTION_LIMIT, SalesforceClient
 from crm.salesforce.errors import SalesforceError
 from crm.salesforce.factory import get_client
+from crm.salesforce.hints import ACCOUNT_MOVED, API_BUDGET
 from crm.salesforce.results import RecordResult
 from crm.salesforce.usage import ApiUsage
 from crm.selectors import latest_api_usage
@@ -61,8 +62,8 @@ from subsync.celery import app
 log = logging.getLogger(__name__)
 
 State = ContractSync.State
-BUDGET_CODE = "API_BUDGET"
-ACCOUNT_MOVED_CODE = "ACTIVATED_CONTRACT_ACCOUNT_CHANGED"
+BUDGET_CODE = API_BUDGET
+ACCOUNT_MOVED_CODE = ACCOUNT_MOVED
 # While rows wait on the budget, one flush a period comes back for them (a cache key).
 BUDGET_RECHECK_KEY = "crm:budget-recheck"
 

@@ -40,13 +40,14 @@ from crm import products_mapping as pm
 from crm import renewals_mapping as rm
 from crm.models import ContractSync, RenewalSync
 from crm.salesforce.errors import SalesforceError
+from crm.salesforce.hints import API_BUDGET
 from crm.selectors import latest_api_usage
 from crm.services import products, record_writes
 from crm.services.record_writes import Run
 from crm.services.sync_state import in_sync_scope, mark_subscriptions_dirty
 
 log = logging.getLogger(__name__)
-BUDGET_CODE = "API_BUDGET"
+BUDGET_CODE = API_BUDGET
 
 
 class Target(Protocol):
