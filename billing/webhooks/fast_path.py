@@ -79,11 +79,11 @@ class WebhookFastPath:
         """
         signals.request_started.send(sender=type(self), environ=environ)
         try:
-            if not host_allowed(environ):
+            request = EnvironRequest(environ)
+            if not host_allowed(request):
                 answer = Answer(400, {"error": "host not allowed (ALLOWED_HOSTS)"})
             else:
-                answer = refuse_plain_http(EnvironRequest(environ)) or receive(
-                    Delivery.from_environ(environ))
+                answer = refuse_plain_http(request) or receive(Delivery.from_environ(environ))
         except Exception:
             log.exception("webhook delivery failed", extra={"path": environ.get("PATH_INFO")})
             answer = Answer(500, {"error": "internal error: not stored, please retry"})
@@ -107,11 +107,11 @@ class EnvironRequest(HttpRequest):
         return self.META.get("wsgi.url_scheme", "http")
 
 
-def host_allowed(environ: dict) -> bool:
+def host_allowed(request: HttpRequest) -> bool:
     """Django's own ALLOWED_HOSTS check (X-Forwarded-Host and DEBUG rules included), which
     the full stack makes in CommonMiddleware; logged as Django logs it."""
     try:
-        EnvironRequest(environ).get_host()
+        request.get_host()
     except DisallowedHost as exc:
         logging.getLogger("django.security.DisallowedHost").warning(str(exc))
         return False
