@@ -22,7 +22,7 @@ import calendar
 import random
 import string
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from billing.demo.catalog import (
     CANCEL_REASONS,
@@ -35,6 +35,7 @@ from billing.demo.catalog import (
     TIERS,
     Price,
 )
+from billing.selectors.renewals import next_quarter
 
 CHARGEBEE, BRAINTREE = "chargebee", "braintree"
 HISTORY_DAYS = 730
@@ -156,15 +157,6 @@ def add_months(moment: datetime, months: int) -> datetime:
                           day=min(moment.day, calendar.monthrange(year, month)[1]))
 
 
-def quarter_start(day: date) -> date:
-    return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
-
-
-def next_quarter_start(day: date) -> date:
-    start = quarter_start(day)
-    return date(start.year + (start.month + 3 > 12), (start.month + 2) % 12 + 1, 1)
-
-
 def build_story(*, subscriptions: int, seed: int | str, now: datetime) -> Story:
     """Customers and the steps of their subscriptions' lives, `subscriptions` lives in all."""
     rng = random.Random(seed)
@@ -195,11 +187,13 @@ def _scripted_lives(now: datetime) -> list[Life]:
     """Lives that show every feature of the dashboard, relative to `now`."""
     today = now.date()
     # A renewal later this quarter (today's evening at the latest) and one next quarter.
-    this_quarter = min(today + timedelta(days=12), next_quarter_start(today) - timedelta(days=1))
-    next_quarter = next_quarter_start(today) + timedelta(days=20)
+    # The renewals page's own quarters, so the demo's renewals land in its windows.
+    next_start = next_quarter(today=today).start
+    this_quarter = min(today + timedelta(days=12), next_start - timedelta(days=1))
+    next_quarter_day = next_start + timedelta(days=20)
     renew_this = datetime.combine(this_quarter, datetime.min.time(), tzinfo=UTC).replace(
         hour=23, minute=0)
-    renew_next = datetime.combine(next_quarter, datetime.min.time(), tzinfo=UTC)
+    renew_next = datetime.combine(next_quarter_day, datetime.min.time(), tzinfo=UTC)
     recent_renewal = _days_ago(now, 4)
     return [
         Life(CHARGEBEE, "USD", "team", 1, 6, _days_ago(now, 420), trial="convert",
