@@ -73,8 +73,8 @@ LOG_DIR = ROOT / "var" / "bench"
 class Emulator:
     """`python -m emulator.salesforce` in its own process, and its control API."""
 
-    def __init__(self, *, daily_limit: int) -> None:
-        cert_dir = LOG_DIR / "sf-emulator"
+    def __init__(self, *, daily_limit: int, cert_dir: Path | None = None) -> None:
+        cert_dir = cert_dir or LOG_DIR / "sf-emulator"
         cert_dir.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
             [PY, "-m", "emulator.salesforce", "--port", "0", "--cert-dir", str(cert_dir),
