@@ -179,6 +179,11 @@ class WebhookEvent(models.Model):
     # `processing` event. The stuck-event requeue goes by it, not by `received_at`, so an old
     # event being retried right now is not handed out twice.
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # When the delayed retry of a `failed` event is due; empty when none is coming (given up,
+    # permanent error, or not failed). The retry is a Celery message with a countdown, which
+    # a broker outage or a killed worker holding it can lose; the stuck-event requeue sends
+    # the event's task again once this time is well past (billing.services.requeue).
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
     # When an operator first opened the event (dashboard or admin). Failed and rejected events
     # wait for an operator; once seen, they are pruned after SUBSYNC_FAILED_EVENT_RETENTION_DAYS
     # (billing.services.retention).

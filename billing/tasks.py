@@ -12,7 +12,6 @@ from django.utils import timezone
 from billing.providers.base import ProviderError
 from billing.selectors import overview_cache
 from billing.services import braintree_recovery, drain, polling, processing, requeue, retention
-from subsync.backoff import backoff_seconds
 
 
 @shared_task(bind=True, name="billing.tasks.process_webhook_event", max_retries=None)
@@ -22,8 +21,7 @@ def process_webhook_event(self, event_id: int) -> str | None:
     except processing.EventProcessingError as exc:
         if exc.permanent:
             return None
-        countdown = exc.retry_after or backoff_seconds(exc.attempts, base=10, cap=3600)
-        raise self.retry(countdown=countdown, exc=exc) from exc
+        raise self.retry(countdown=exc.countdown, exc=exc) from exc
 
 
 @shared_task(name="billing.tasks.drain_webhook_events")

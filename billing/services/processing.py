@@ -34,12 +34,15 @@ PROCESS_TASK = "billing.tasks.process_webhook_event"
 
 
 class EventProcessingError(Exception):
+    """A failed attempt, recorded on the row; `countdown` is the delay before the next attempt
+    (None when `permanent`: no attempt is coming)."""
+
     def __init__(self, message: str, *, permanent: bool, attempts: int,
-                 retry_after: float | None = None):
+                 countdown: float | None = None):
         super().__init__(message)
         self.permanent = permanent
         self.attempts = attempts
-        self.retry_after = retry_after
+        self.countdown = countdown
 
 
 def apply_parsed_events(ready: list[tuple[WebhookEvent, ParsedEvent]]) -> list[str]:
@@ -95,6 +98,7 @@ def claim_events(*, limit: int = 1, ids: Sequence[int] | None = None) -> list[We
         if claimed:
             WebhookEvent.objects.filter(pk__in=[event.pk for event in claimed]).update(
                 status=State.PROCESSING, attempts=F("attempts") + 1, claimed_at=now,
+                next_attempt_at=None,
             )
     for event in claimed:
         event.status = State.PROCESSING
@@ -104,22 +108,25 @@ def claim_events(*, limit: int = 1, ids: Sequence[int] | None = None) -> list[We
 
 
 def _fail(event: WebhookEvent, exc: BaseException, *, permanent: bool) -> EventProcessingError:
-    """Keep the error and traceback on the row (call inside the `except`)."""
+    """Keep the error and traceback on the row (call inside the `except`), and when the next
+    attempt is due, so that a retry message lost on the way is sent again (requeue)."""
+    give_up = permanent or event.attempts >= settings.SUBSYNC_EVENT_MAX_ATTEMPTS
+    countdown = None if give_up else (getattr(exc, "retry_after", None)
+                                      or backoff_seconds(event.attempts, base=10, cap=3600))
     WebhookEvent.objects.filter(pk=event.pk).update(
         status=State.FAILED, error=f"{type(exc).__name__}: {exc}"[:5000],
         traceback=tb.format_exc()[-20000:],
+        next_attempt_at=(None if countdown is None
+                         else timezone.now() + timezone.timedelta(seconds=countdown)),
     )
     event.status = State.FAILED
-    give_up = permanent or event.attempts >= settings.SUBSYNC_EVENT_MAX_ATTEMPTS
     log.warning(
         "webhook event failed", extra={"event_pk": event.pk, "provider": event.provider,
                                        "attempts": event.attempts, "permanent": give_up,
                                        "error": type(exc).__name__},
     )
-    return EventProcessingError(
-        str(exc), permanent=give_up, attempts=event.attempts,
-        retry_after=getattr(exc, "retry_after", None),
-    )
+    return EventProcessingError(str(exc), permanent=give_up, attempts=event.attempts,
+                                countdown=countdown)
 
 
 def _failure(event: WebhookEvent, exc: Exception) -> EventProcessingError:
@@ -203,10 +210,8 @@ def _apply_one_by_one(ready, outcome: BatchOutcome) -> list[tuple[WebhookEvent, 
 def schedule_retries(failures: dict[int, EventProcessingError]) -> None:
     """Send a delayed single-event task for each failure that is worth another attempt."""
     for event_id, failure in failures.items():
-        if failure.permanent:
-            continue
-        countdown = failure.retry_after or backoff_seconds(failure.attempts, base=10, cap=3600)
-        app.send_task(PROCESS_TASK, args=[event_id], countdown=countdown)
+        if not failure.permanent:
+            app.send_task(PROCESS_TASK, args=[event_id], countdown=failure.countdown)
 
 
 def process_event(*, event_id: int) -> str:

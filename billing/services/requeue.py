@@ -10,6 +10,13 @@ longer ago than any attempt may take. Going by `received_at` instead handed an o
 a worker was retrying right now to a second worker. An event whose worker died during its
 last allowed attempt is not parked `processing` for ever: it is marked `failed`, with the
 reason, where the dashboard and `replay_events` show it.
+
+A `failed` event waiting for its delayed retry is stuck when the retry is well overdue
+(next_attempt_at more than RETRY_GRACE_SECONDS ago): the retry is a Celery message with a
+countdown, and a Redis outage when it was sent, or a killed worker holding it (Redis hands
+it to another worker only after the visibility timeout, an hour), lost it. Its task is sent
+again; a second message for an event that is meanwhile being retried finds it held or done
+and does nothing (processing.claim_events).
 """
 
 from __future__ import annotations
@@ -25,6 +32,9 @@ from subsync.celery import app
 State = WebhookEvent.State
 GAVE_UP = ("Gave up: the worker stopped during attempt {attempts} of {limit} (its lease ran "
            "out) and no attempt is left. Replay it once the cause is fixed.")
+# How long past its due time a retry may still be on its way (a busy worker runs a due message
+# late) before it is taken for lost: about one beat period.
+RETRY_GRACE_SECONDS = 60
 
 
 def requeue_stuck_events(*, older_than_seconds: int, limit: int = 500) -> int:
@@ -32,9 +42,11 @@ def requeue_stuck_events(*, older_than_seconds: int, limit: int = 500) -> int:
 
     Events left `received` are taken by a drain (sent even if the flag says one is coming:
     the flag may belong to a drain that died). Events left `processing` past their lease get
-    their own task, or are marked `failed` when they had no attempt left.
+    their own task, or are marked `failed` when they had no attempt left. Failed events whose
+    retry is overdue get their task again.
     """
-    cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
+    now = timezone.now()
+    cutoff = now - timezone.timedelta(seconds=older_than_seconds)
     waiting = WebhookEvent.objects.filter(status=State.RECEIVED, received_at__lt=cutoff).count()
     if waiting:
         request_drain(force=True)
@@ -53,4 +65,19 @@ def requeue_stuck_events(*, older_than_seconds: int, limit: int = 500) -> int:
             status=State.FAILED, error=GAVE_UP.format(attempts=attempts, limit=max_attempts),
             traceback="",
         )
-    return waiting + len(stuck)
+    return waiting + len(stuck) + _resend_overdue_retries(now=now, limit=limit)
+
+
+def _resend_overdue_retries(*, now, limit: int) -> int:
+    """Send the task of failed events whose retry is RETRY_GRACE_SECONDS overdue, and make
+    them due now, so that the next run waits the grace again before sending another."""
+    overdue = WebhookEvent.objects.filter(
+        status=State.FAILED,
+        next_attempt_at__lt=now - timezone.timedelta(seconds=RETRY_GRACE_SECONDS))
+    pks = list(overdue.order_by("next_attempt_at").values_list("pk", flat=True)[:limit])
+    if pks:
+        # Before sending: a task that runs at once must not find its own stamp overwritten.
+        overdue.filter(pk__in=pks).update(next_attempt_at=now)
+        for pk in pks:
+            app.send_task(PROCESS_TASK, args=[pk])
+    return len(pks)

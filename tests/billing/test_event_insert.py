@@ -71,6 +71,7 @@ def test_stored_row_has_exactly_the_given_values_and_the_defaults(
         "processed_at": None,
         "claimed_at": None,
         "seen_at": None,
+        "next_attempt_at": None,
     }
     assert dj_timezone.is_aware(row.occurred_at)
     assert dj_timezone.is_aware(received_at)
