@@ -23,7 +23,7 @@ from django.db.models.functions import TruncDate, TruncMonth
 
 from billing.models import LedgerDay, Movement, SubscriptionChange
 from billing.normalized import Provider, Status
-from billing.selectors import fx
+from billing.selectors import converted, fx
 from billing.selectors.params import Page, PageRequest, Reader, paginate
 from billing.selectors.renewals import customer_name_of
 
@@ -200,62 +200,96 @@ def grouped_by_day(queryset, key: str, amount: str, *, extra_keys: tuple[str, ..
 
 
 def churn_report(*, filters: ChurnFilters) -> ChurnReport:
-    """Months, reasons, plans and contraction of the period: four queries whatever its size
-    (contraction from LedgerDay unless a provider is chosen: it does not tell them apart)."""
+    """Months, reasons, plans and contraction of the period: four queries whatever its size,
+    each converting in the database (billing.selectors.converted), so Python handles one row
+    per month, reason, plan and currency (contraction from LedgerDay unless a provider is
+    chosen: it does not tell them apart)."""
     history = fx.rate_history(until=_month_after(filters.last_month) - dt.timedelta(days=1))
     churned = _churned(filters)
     month = {"month": TruncMonth("occurred_at", tzinfo=dt.UTC)}
-    by_month, by_reason, by_plan, contraction = (DailySums(history) for _ in range(4))
-    # One read of the churned rows, grouped by reason, plan, day and currency; each report
-    # then adds up its own key per day and currency (a month is that of its days).
-    grouped: dict[tuple[str, Any, Any], list[int]] = {}
-    for row in grouped_by_day(churned, "reason", "mrr_before", reason=_reason(),
-                              plan=F("subscription__plan_id"), extra_keys=("plan",)):
-        day = _as_date(row["day"])
-        for key in (("month", day.replace(day=1)), ("reason", row["reason"]),
-                    ("plan", row["plan"])):
-            sums = grouped.setdefault((*key, (day, row["currency"])), [0, 0])
-            sums[0] += row["amount"] or 0
-            sums[1] += row["n"]
-    reports = {"month": by_month, "reason": by_reason, "plan": by_plan}
-    for (report, key, (day, currency)), (amount, count) in grouped.items():
-        reports[report].add(key, day=day, currency=currency, amount=amount, count=count)
+    # One read of the churned rows, grouped by reason, plan, month, day and currency; each
+    # report then adds up its own key per day and currency before converting.
+    grouped = grouped_by_day(churned, "reason", "mrr_before", reason=_reason(),
+                             plan=F("subscription__plan_id"), extra_keys=("plan", "month"),
+                             **month)
+    sql, params = grouped.query.sql_with_params()
+    sums = converted.converted_totals(sql=_per_report(sql), params=params,
+                                      keys=("report", *_KEYS), history=history)
+    reports: dict[str, dict] = {report: {} for report in _KEYS}
+    for (report, *keys), value in sums.items():
+        key = keys[_KEYS.index(report)]
+        reports[report][_as_date(key) if report == "month" else key] = value
+    by_month = reports["month"]
     if filters.provider:
-        contractions = _changes(filters).filter(movement=Movement.CONTRACTION)
-        for row in grouped_by_day(contractions, "month", "movement_amount", **month):
-            contraction.add(_as_date(row["month"]), day=row["day"], currency=row["currency"],
-                            amount=row["amount"] or 0, count=row["n"])
+        contractions = grouped_by_day(_changes(filters).filter(movement=Movement.CONTRACTION),
+                                      "month", "movement_amount", **month)
     else:  # the same sums, kept per day and currency by the ledger's writer
         start, end = filters.bounds()
-        for day, currency, amount, count in (
-                LedgerDay.objects.filter(day__gte=start.date(), day__lt=end.date(),
-                                         contraction_count__gt=0)
-                .values_list("day", "currency", "contraction_amount", "contraction_count")):
-            contraction.add(day.replace(day=1), day=day, currency=currency, amount=amount,
-                            count=count)
+        contractions = (LedgerDay.objects.filter(day__gte=start.date(), day__lt=end.date(),
+                                                 contraction_count__gt=0)
+                        .annotate(month=TruncMonth("day"), amount=F("contraction_amount"),
+                                  n=F("contraction_count"))
+                        .order_by().values("month", "day", "currency", "amount", "n"))
+    sql, params = contractions.query.sql_with_params()
+    contraction = {_as_date(key): value for (key,), value in converted.converted_totals(
+        sql=sql, params=params, keys=("month",), history=history).items()}
     customers = {_as_date(row["month"]): row["n"] for row in churned.annotate(**month)
                  .order_by().values("month").annotate(n=Count("customer_id", distinct=True))}
+    currency = history.reporting_currency
     months = tuple(
-        MonthChurn(month=first, subscriptions=by_month.counts.get(first, 0),
-                   customers=customers.get(first, 0), lost_mrr=by_month.total(first),
-                   contraction=contraction.total(first))
+        MonthChurn(month=first, subscriptions=_count(by_month, first),
+                   customers=customers.get(first, 0), lost_mrr=_total(by_month, first, currency),
+                   contraction=_total(contraction, first, currency))
         for first in filters.months)
     return ChurnReport(
         filters=filters, months=months,
-        by_reason=_ranked(by_reason), by_plan=_ranked(by_plan),
-        lost_mrr=by_month.total(), contraction=contraction.total(),
-        subscriptions=sum(by_month.counts.values()),
+        by_reason=_ranked(reports["reason"], currency),
+        by_plan=_ranked(reports["plan"], currency),
+        lost_mrr=_sum(by_month.values(), currency),
+        contraction=_sum(contraction.values(), currency),
+        subscriptions=sum(value.count for value in by_month.values()),
     )
 
 
+_KEYS = ("month", "reason", "plan")
+
+
+def _per_report(grouped_sql: str) -> str:
+    """SQL: the churned rows' sums per day and currency of each report's key (a column of its
+    own, NULL in the other reports' rows), from one read of the ledger."""
+    branches = []
+    for report in _KEYS:
+        columns = ", ".join(key if key == report else f"NULL AS {key}" for key in _KEYS)
+        branches.append(f"SELECT '{report}' AS report, {columns}, day, currency,"  # noqa: S608
+                        f" SUM(amount) AS amount, SUM(n) AS n FROM churned"
+                        f" GROUP BY {report}, day, currency")
+    return f"WITH churned AS ({grouped_sql}) {' UNION ALL '.join(branches)}"
+
+
+def _sum(values, currency: str) -> fx.MoneyTotal:
+    return fx.combine(totals=[value.total for value in values], currency=currency,
+                      basis=fx.BASIS_AT_MOVEMENT)
+
+
+def _total(sums: dict, key, currency: str) -> fx.MoneyTotal:
+    return _sum([sums[key]] if key in sums else [], currency)
+
+
+def _count(sums: dict, key) -> int:
+    return sums[key].count if key in sums else 0
+
+
 def _as_date(value) -> dt.date:
-    """TruncMonth and TruncDate give datetimes on some backends and dates on others."""
+    """TruncMonth and TruncDate give datetimes on some backends and dates on others (and text
+    through a raw cursor on SQLite)."""
+    if isinstance(value, str):
+        return dt.date.fromisoformat(value[:10])
     return value.date() if isinstance(value, dt.datetime) else value
 
 
-def _ranked(sums: DailySums) -> tuple[ChurnGroup, ...]:
-    groups = [ChurnGroup(key=key or "", subscriptions=sums.counts[key], lost_mrr=sums.total(key))
-              for key in sums.added_keys()]
+def _ranked(sums: dict, currency: str) -> tuple[ChurnGroup, ...]:
+    groups = [ChurnGroup(key=key or "", subscriptions=value.count,
+                         lost_mrr=_sum([value], currency)) for key, value in sums.items()]
     groups.sort(key=lambda g: (g.lost_mrr.amount is None, -(g.lost_mrr.amount or 0),
                                -g.subscriptions, g.key))
     return tuple(groups)

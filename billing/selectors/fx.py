@@ -15,7 +15,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 from django.conf import settings
@@ -84,6 +84,19 @@ class RateHistory:
         if day not in self._on:
             self._on[day] = self._rates_on(day)
         return self._on[day]
+
+    def periods(self) -> list[tuple[str, date, date | None, Decimal]]:
+        """Each rate as (currency, first day, last day or None while in force, factor: minor
+        units of the reporting currency per minor unit of the currency), for SQL that
+        converts at the rate in force on each day (billing.selectors.converted)."""
+        out = []
+        for currency, days in self._days.items():
+            for index, since in enumerate(days):
+                until = days[index + 1] - timedelta(days=1) if index + 1 < len(days) else None
+                out.append((currency, since, until, _factor(
+                    rate=self._rates[currency][index], currency=currency,
+                    reporting=self.reporting_currency)))
+        return out
 
     def _rates_on(self, day: date) -> Rates:
         rates: dict[str, Decimal] = {}
