@@ -7,16 +7,18 @@ are one aggregate, lists are one query plus at most one for the org's instance U
 
 from __future__ import annotations
 
-import math
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import quote
 
 from django.conf import settings
 from django.db.models import Count, F, Min, Q
 from django.utils import timezone
 
+from billing.selectors.params import Page, PageRequest, Reader, paginate
 from crm.models import ContractSync, ReconcileRun, SalesforceOrgState, SyncAttempt
 from crm.salesforce.config import SalesforceConfig
 from crm.salesforce.hints import hint_for
@@ -214,26 +216,6 @@ class SyncFailure:
     contract_url: str | None
 
 
-@dataclass(frozen=True)
-class SyncFailurePage:
-    """One page of failures; `page` is clamped to the pages there are (1 when none)."""
-
-    rows: tuple[SyncFailure, ...]
-    total: int
-    page: int
-    page_size: int
-    pages: int
-    state_filter: str  # "failed", "parked", "retrying" or "" (failed and parked)
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def has_previous(self) -> bool:
-        return self.page > 1
-
-
 FAILURE_FILTERS = {
     "": Q(state__in=[State.FAILED, State.PARKED]),
     "failed": Q(state=State.FAILED),
@@ -251,61 +233,64 @@ def _as_int(value: object, default: int) -> int:
         return default
 
 
-def sync_failures(
-    *, page: int = 1, page_size: int = 50, state_filter: str | None = None
-) -> SyncFailurePage:
+def read_failures_query(query: Mapping[str, Any] | None) -> tuple[str, PageRequest]:
+    """The `state` filter (a key of FAILURE_FILTERS, "" for failed and parked) and the page
+    asked for, as the dashboard and the API read them; InvalidParameters names each parameter
+    that cannot be read (a 400 on both)."""
+    reader = Reader(query)
+    state = reader.choice("state", [key for key in FAILURE_FILTERS if key])
+    page = reader.page(max_size=MAX_PAGE_SIZE)
+    reader.done()
+    return state, page
+
+
+def sync_failures(*, page: PageRequest = PageRequest(),  # noqa: B008 (frozen, immutable)
+                  state_filter: str = "") -> Page[SyncFailure]:
     """Failed and parked rows (or one of `FAILURE_FILTERS`), most recently changed first.
 
-    Input from a query string is welcome: an unknown filter means the default, and page
-    numbers and sizes out of range are clamped. Three queries: the count, the page, and the
-    org's instance URL (for links).
+    Paged like every other list (billing.selectors.params.paginate: a page past the end is
+    empty). Three queries: the count, the page, and the org's instance URL (for links).
     """
-    key = (state_filter or "").strip().lower()
-    if key not in FAILURE_FILTERS:
-        key = ""
-    page_size = max(1, min(_as_int(page_size, 50), MAX_PAGE_SIZE))
-    rows = ContractSync.objects.filter(FAILURE_FILTERS[key])
-    total = rows.count()
-    pages = max(1, math.ceil(total / page_size))
-    page = max(1, min(_as_int(page, 1), pages))
-    start = (page - 1) * page_size
-    found = list(
-        rows.select_related("subscription__customer")
+    rows = (
+        ContractSync.objects.filter(FAILURE_FILTERS[state_filter])
+        .select_related("subscription__customer")
         .only("id", "state", "last_error_code", "last_error", "attempts", "next_attempt_at",
               "updated_at", "sf_account_id", "sf_contract_id", "subscription__provider",
               "subscription__external_id", "subscription__status",
               "subscription__customer__first_name", "subscription__customer__last_name",
               "subscription__customer__company", "subscription__customer__email",
               "subscription__customer__external_id")
-        .order_by("-updated_at", "-id")[start:start + page_size]
+        .order_by("-updated_at", "-id")
     )
-    instance_url = salesforce_instance_url() if found else None
-    result = []
-    for row in found:
-        sub = row.subscription
-        result.append(SyncFailure(
-            sync_id=row.pk,
-            state=row.state,
-            subscription_id=sub.pk,
-            subscription_ref=f"{sub.provider}:{sub.external_id}",
-            subscription_status=sub.status,
-            customer_id=sub.customer_id,
-            customer_name=sub.customer.display_name,
-            error_code=row.last_error_code,
-            error_message=row.last_error,
-            hint=hint_for(error_code=row.last_error_code, message=row.last_error),
-            attempts=row.attempts,
-            next_attempt_at=row.next_attempt_at,
-            updated_at=row.updated_at,
-            sf_account_id=row.sf_account_id,
-            sf_contract_id=row.sf_contract_id,
-            account_url=record_url(instance_url=instance_url, sobject="Account",
-                                   record_id=row.sf_account_id),
-            contract_url=record_url(instance_url=instance_url, sobject="Contract",
-                                    record_id=row.sf_contract_id),
-        ))
-    return SyncFailurePage(rows=tuple(result), total=total, page=page, page_size=page_size,
-                           pages=pages, state_filter=key)
+    found = paginate(rows, page=page, convert=lambda row: row)
+    instance_url = salesforce_instance_url() if found.items else None
+    return replace(found, items=[_failure(row, instance_url=instance_url)
+                                 for row in found.items])
+
+
+def _failure(row: ContractSync, *, instance_url: str | None) -> SyncFailure:
+    sub = row.subscription
+    return SyncFailure(
+        sync_id=row.pk,
+        state=row.state,
+        subscription_id=sub.pk,
+        subscription_ref=f"{sub.provider}:{sub.external_id}",
+        subscription_status=sub.status,
+        customer_id=sub.customer_id,
+        customer_name=sub.customer.display_name,
+        error_code=row.last_error_code,
+        error_message=row.last_error,
+        hint=hint_for(error_code=row.last_error_code, message=row.last_error),
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        updated_at=row.updated_at,
+        sf_account_id=row.sf_account_id,
+        sf_contract_id=row.sf_contract_id,
+        account_url=record_url(instance_url=instance_url, sobject="Account",
+                               record_id=row.sf_account_id),
+        contract_url=record_url(instance_url=instance_url, sobject="Contract",
+                                record_id=row.sf_contract_id),
+    )
 
 
 @dataclass(frozen=True)

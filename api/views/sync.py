@@ -5,10 +5,9 @@ from __future__ import annotations
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
-from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
-from api.pagination import page_parameters
+from api.pagination import page_links, page_parameters
 from api.permissions import CHANGE_SYNC, IsStaff, MayAct
 from api.schema import ACTION_ERRORS, READ_ERRORS
 from api.serializers.sync import (
@@ -43,21 +42,14 @@ class SyncFailures(APIView):
     def get(self, request):
         """Failed and parked rows, most recently changed first, with Salesforce's error, a
         hint about what to change, and links to the records."""
-        reader = Reader(request.query_params)
-        state = reader.choice("state", [key for key in selectors.FAILURE_FILTERS if key])
-        number = reader.integer("page", minimum=1, maximum=1_000_000) or 1
-        size = reader.integer("page_size", minimum=1, maximum=selectors.MAX_PAGE_SIZE) or 50
-        reader.done()
-        page = selectors.sync_failures(page=number, page_size=size, state_filter=state)
-        url = request.build_absolute_uri()
+        state, page_request = selectors.read_failures_query(request.query_params)
+        page = selectors.sync_failures(page=page_request, state_filter=state)
         return Response(SyncFailuresSerializer({
-            "state": page.state_filter,
-            "page": {"number": page.page, "size": page.page_size, "total": page.total,
+            "state": state,
+            "page": {"number": page.number, "size": page.size, "total": page.total,
                      "pages": page.pages},
-            "next": replace_query_param(url, "page", page.page + 1) if page.has_next else None,
-            "previous": (replace_query_param(url, "page", page.page - 1)
-                         if page.has_previous else None),
-            "results": page.rows,
+            **page_links(request, page),
+            "results": page.items,
         }).data)
 
 

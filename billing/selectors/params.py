@@ -126,6 +126,13 @@ class Reader:
             return None
         return day.replace(day=1)
 
+    def page(self, *, default_size: int = DEFAULT_PAGE_SIZE,
+             max_size: int = MAX_PAGE_SIZE) -> PageRequest:
+        """`page` (from 1) and `page_size` (1 to `max_size`), errors kept with the others."""
+        number = self.integer("page", minimum=1, maximum=1_000_000)
+        size = self.integer("page_size", minimum=1, maximum=max_size)
+        return PageRequest(number=number or 1, size=size or default_size)
+
     def fail(self, name: str, why: str) -> None:
         self.errors.setdefault(name, why)
 
@@ -151,12 +158,12 @@ class PageRequest:
 
     @classmethod
     def from_query(cls, query: Mapping[str, Any] | None, *,
-                   default_size: int = DEFAULT_PAGE_SIZE) -> PageRequest:
+                   default_size: int = DEFAULT_PAGE_SIZE,
+                   max_size: int = MAX_PAGE_SIZE) -> PageRequest:
         reader = Reader(query)
-        number = reader.integer("page", minimum=1, maximum=1_000_000)
-        size = reader.integer("page_size", minimum=1, maximum=MAX_PAGE_SIZE)
+        page = reader.page(default_size=default_size, max_size=max_size)
         reader.done()
-        return cls(number=number or 1, size=size or default_size)
+        return page
 
 
 @dataclass(frozen=True)

@@ -13,25 +13,28 @@ from crm.models import ContractSync
 from crm.selectors import (
     api_usage,
     latest_reconcile_run,
+    read_failures_query,
     recent_attempts,
     sync_failures,
     sync_summary,
 )
 from crm.services import actions
 from dashboard.access import CHANGE_SYNC, action, staff_required
+from dashboard.views.common import handles_bad_query, parse_or_400
 
 FAILURE_FILTERS = (("", "failed and parked"), ("failed", "failed"), ("parked", "parked"),
                    ("retrying", "retrying"))
 
 
 @staff_required
+@handles_bad_query
 def sync_health(request):
-    failures = sync_failures(page=request.GET.get("page") or 1,
-                             page_size=request.GET.get("page_size") or 50,
-                             state_filter=request.GET.get("state") or "")
+    state, page = parse_or_400(request, lambda: read_failures_query(request.GET),
+                               title="Sync health")
     return render(request, "dashboard/sync.html", {
         "summary": sync_summary(), "usage": api_usage(), "run": latest_reconcile_run(),
-        "failures": failures, "failure_filters": FAILURE_FILTERS,
+        "failures": sync_failures(page=page, state_filter=state), "state": state,
+        "failure_filters": FAILURE_FILTERS,
         "attempts": recent_attempts(limit=20),
         "events": event_counts_by_status(filters=EventFilters()),
         "webhooks": webhook_configuration(),

@@ -174,7 +174,7 @@ def test_sync_and_events_equal_the_sync_page(book, as_viewer, page, failed_event
         assert summary[state] == getattr(context["summary"], state)
     assert (summary["failed"], summary["synced"]) == (1, 1)
     assert [f["sync_id"] for f in failures["results"]] == [
-        f.sync_id for f in context["failures"].rows]
+        f.sync_id for f in context["failures"].items]
     assert counts == context["events"]
 
 

@@ -8,6 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from billing.selectors.params import InvalidParameters, PageRequest
 from crm import selectors
 from crm.models import ContractSync, ReconcileRun, SalesforceOrgState, SyncAttempt
 from crm.salesforce.usage import ApiUsage
@@ -169,8 +170,8 @@ def test_failures_carry_subscription_customer_error_hint_and_links():
 
     page = selectors.sync_failures()
 
-    assert page.total == 1 and page.pages == 1 and page.page == 1
-    [failure] = page.rows
+    assert page.total == 1 and page.pages == 1 and page.number == 1
+    [failure] = page.items
     assert failure.sync_id == row.pk
     assert failure.subscription_id == sub.pk
     assert failure.subscription_ref == "chargebee:sub_9"
@@ -188,41 +189,54 @@ def test_failures_filter_by_state_and_page():
     _row("retry", state=State.PENDING, due=NOW, last_error_code="UNABLE_TO_LOCK_ROW",
          last_error="locked")
 
-    both = selectors.sync_failures(page=1, page_size=2)
-    assert (both.total, both.pages, len(both.rows), both.has_next) == (5, 3, 2, True)
-    last = selectors.sync_failures(page=3, page_size=2)
-    assert len(last.rows) == 1 and not last.has_next and last.has_previous
-    seen = {r.sync_id for p in (1, 2, 3) for r in selectors.sync_failures(page=p, page_size=2).rows}
+    def two_a_page(number: int, state_filter: str = ""):
+        return selectors.sync_failures(page=PageRequest(number=number, size=2),
+                                       state_filter=state_filter)
+
+    both = two_a_page(1)
+    assert (both.total, both.pages, len(both.items), both.has_next) == (5, 3, 2, True)
+    last = two_a_page(3)
+    assert len(last.items) == 1 and not last.has_next and last.has_previous
+    seen = {r.sync_id for p in (1, 2, 3) for r in two_a_page(p).items}
     assert len(seen) == 5
+    # A page past the end (a bookmark to a list that has since shrunk) is empty, not clamped.
+    beyond = two_a_page(4)
+    assert (beyond.items, beyond.total, beyond.number) == ([], 5, 4)
 
     assert selectors.sync_failures(state_filter="parked").total == 2
     assert selectors.sync_failures(state_filter="failed").total == 3
-    [retrying] = selectors.sync_failures(state_filter="retrying").rows
+    [retrying] = selectors.sync_failures(state_filter="retrying").items
     assert retrying.error_code == "UNABLE_TO_LOCK_ROW"
 
 
-@pytest.mark.parametrize("page, page_size, state_filter, expected_page, expected_size, key", [
-    ("abc", "x", "nonsense", 1, 50, ""),
-    (-4, 0, None, 1, 1, ""),
-    (99, 10, "FAILED", 1, 10, "failed"),
-    (1, 10_000, "", 1, 200, ""),
+def test_the_failures_query_reads_state_and_page():
+    state, page = selectors.read_failures_query({"state": "parked", "page": "3",
+                                                 "page_size": "20"})
+    assert (state, page) == ("parked", PageRequest(number=3, size=20))
+    assert selectors.read_failures_query({}) == ("", PageRequest(number=1, size=50))
+
+
+@pytest.mark.parametrize(("query", "bad"), [
+    ({"page": "abc"}, {"page"}),
+    ({"page": "0", "page_size": "x"}, {"page", "page_size"}),
+    ({"page_size": str(selectors.MAX_PAGE_SIZE + 1)}, {"page_size"}),
+    ({"state": "nonsense", "page": "-4"}, {"state", "page"}),
+    ({"state": "FAILED"}, {"state"}),
 ])
-def test_failures_clamp_what_a_query_string_sends(page, page_size, state_filter,
-                                                  expected_page, expected_size, key):
-    _failures(1)
-    result = selectors.sync_failures(page=page, page_size=page_size, state_filter=state_filter)
-    assert (result.page, result.page_size, result.state_filter) == (
-        expected_page, expected_size, key)
+def test_the_failures_query_names_what_it_cannot_read(query, bad):
+    with pytest.raises(InvalidParameters) as refused:
+        selectors.read_failures_query(query)
+    assert set(refused.value.errors) == bad
 
 
 def test_failures_cost_the_same_queries_for_one_row_or_many():
     record_instance_url(instance_url=INSTANCE)
     _failures(1, prefix="a")
     with CaptureQueriesContext(connection) as one:
-        assert len(selectors.sync_failures().rows) == 1
+        assert len(selectors.sync_failures().items) == 1
     _failures(30, prefix="b")
     with CaptureQueriesContext(connection) as many:
-        assert len(selectors.sync_failures().rows) == 31
+        assert len(selectors.sync_failures().items) == 31
     assert len(many) == len(one) == 3  # count, page, instance URL
 
 

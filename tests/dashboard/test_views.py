@@ -28,6 +28,9 @@ pytestmark = pytest.mark.django_db
     ("subscriptions", "?page=0", "page"),
     ("events", "?from=31/01/2026", "from"),
     ("events", "?status=lost", "status"),
+    ("sync", "?page=abc", "page"),
+    ("sync", "?page_size=201", "page_size"),
+    ("sync", "?state=broken", "state"),
 ])
 def test_filters_that_cannot_be_read_get_a_400_naming_them(login, viewer, name, query,
                                                            parameter):
