@@ -17,6 +17,7 @@ from django.core.management import CommandError, call_command
 from billing import tasks
 from billing.models import Cursor, Subscription, SubscriptionChange, WebhookEvent
 from billing.providers.base import ProviderError
+from billing.providers.braintree import api as braintree_api
 from billing.providers.braintree.parse import dedupe_key
 from billing.services import braintree_recovery, intake, processing
 from billing.services.braintree_recovery import reconcile_braintree_subscriptions
@@ -101,6 +102,46 @@ def test_a_subscription_never_heard_of_is_found_by_its_creation_date(server):
     change = SubscriptionChange.objects.get(subscription=sub)
     assert (change.movement, change.event.source) == ("new", "reconcile")
     assert json.loads(change.event.body)["differences"] == ["missing"]
+
+
+def creation_searches(server) -> list[dict]:
+    """The created_at range of every id search by creation date (not the fetches by id)."""
+    from emulator.braintree.server import search_criteria
+
+    return [search_criteria(r.body)["created_at"] for r in server.requests
+            if r.path.endswith("/advanced_search_ids")
+            and "created_at" in search_criteria(r.body)]
+
+
+def test_new_subscriptions_beyond_the_search_cap_are_all_found(server, monkeypatch):
+    cap = 3
+    monkeypatch.setattr(braintree_api, "SEARCH_CAP", cap)  # Braintree's cap, scaled down
+    server.search_cap = cap  # the fake answers at most `cap` ids, silently, as Braintree does
+    created = [NOW - timedelta(hours=2 * n + 1) for n in range(8)]
+    for n, at in enumerate(created):
+        on_braintree(server, f"sub_new_{n}", timestamp=at, created_at=at)
+
+    result = reconcile_braintree_subscriptions(now=NOW)
+
+    assert (result.new_ids, result.applied, result.capped) == (8, 8, [])
+    assert Subscription.objects.filter(external_id__startswith="sub_new_").count() == 8
+    # One search could answer 3 of the 8: the range was split (each split costs one search).
+    assert len(creation_searches(server)) > 8 // cap
+
+
+def test_a_creation_range_that_stays_at_the_cap_is_reported(server, monkeypatch):
+    cap = 2
+    monkeypatch.setattr(braintree_api, "SEARCH_CAP", cap)
+    server.search_cap = cap
+    same_second = NOW - timedelta(hours=3)
+    for n in range(cap + 1):
+        on_braintree(server, f"sub_twin_{n}", timestamp=same_second, created_at=same_second)
+
+    result = reconcile_braintree_subscriptions(now=NOW)
+
+    assert result.new_ids == cap  # what Braintree answered for that second
+    assert result.capped and result.capped == Cursor.objects.get(
+        provider="braintree", name="reconcile:subscriptions").params["last_run"]["capped"]
 
 
 def test_an_unchanged_subscription_is_left_alone(server):

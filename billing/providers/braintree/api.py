@@ -8,11 +8,17 @@ the objects are fetched in pages), but in id order, so that the id of the last s
 handled is a checkpoint: a backfill that stops half way resumes with `after=that id` and
 neither skips nor repeats a page. Subscriptions created after the first search of a backfill
 may sort before the checkpoint; webhooks (and the next full backfill) cover those.
+
+Braintree's subscription search has no `updated_at` criterion (SDK 4.x SubscriptionSearch:
+created_at, ids, status, next_billing_date, days_past_due, ...), so "what changed lately"
+cannot be asked directly: the missed-notification recovery (billing.services.
+braintree_recovery) asks which subscriptions were created since a moment
+(`ids_by_creation_date`) and fetches the ones we hold by id (`fetch_by_ids`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -31,6 +37,7 @@ __all__ = [
     "PlanInfo",
     "SearchReport",
     "calling_braintree",
+    "fetch_by_ids",
     "find_subscription",
     "ids_by_creation_date",
     "iter_subscriptions",
@@ -106,11 +113,11 @@ def find_subscription(
         return gateway.subscription.find(subscription_id)
 
 
-def _search_ids(gateway: braintree.BraintreeGateway, *criteria) -> list[str]:
-    collection = gateway.subscription.search(
+def _search(gateway: braintree.BraintreeGateway, *criteria):
+    """The SDK's subscription search over every status (Braintree's default leaves some out)."""
+    return gateway.subscription.search(
         [SubscriptionSearch.status.in_list(list(ALL_STATUSES)), *criteria]
     )
-    return list(collection.ids)
 
 
 @dataclass
@@ -150,7 +157,7 @@ def ids_by_creation_date(
         low, high = ranges.pop()
         with calling_braintree(f"searching subscriptions created {low.isoformat()} .. "
                                f"{high.isoformat()}"):
-            ids = _search_ids(gateway, SubscriptionSearch.created_at.between(low, high))
+            ids = list(_search(gateway, SubscriptionSearch.created_at.between(low, high)).ids)
         report.searches += 1
         if len(ids) >= cap and high - low > MIN_SEARCH_SPAN:
             middle = low + (high - low) / 2
@@ -164,6 +171,24 @@ def ids_by_creation_date(
     return sorted(found)
 
 
+def fetch_by_ids(gateway: braintree.BraintreeGateway, ids: Sequence[str], *,
+                 page_size: int = PAGE_SIZE
+                 ) -> Iterator[tuple[list[str], list[braintree.Subscription]]]:
+    """The subscriptions of `ids`, as (page of ids, subscriptions found) per `page_size` ids.
+
+    Two requests a page, as the SDK searches: the ids that match, then their objects. Ids
+    Braintree does not know (deleted since they were listed) are simply missing from their
+    page.
+    """
+    if page_size < 1:
+        raise ValueError("page_size must be at least 1")
+    for start in range(0, len(ids), page_size):
+        page = list(ids[start:start + page_size])
+        with calling_braintree(f"fetching subscriptions {page[0]}..{page[-1]}"):
+            subscriptions = list(_search(gateway, SubscriptionSearch.ids.in_list(page)).items)
+        yield page, subscriptions
+
+
 def iter_subscriptions(
     gateway: braintree.BraintreeGateway,
     *,
@@ -175,22 +200,14 @@ def iter_subscriptions(
 
     Checkpoint by storing the id of the last subscription you have finished with and pass it
     back as `after` to resume. Costs one search for all ids (more when the answer reaches the
-    cap: see `ids_by_creation_date`, which fills `report`), then two requests per page (the
-    SDK's id search for the page, then the fetch of its objects). Errors are raised as
-    BraintreeApiError; everything yielded before an error stays valid.
+    cap: see `ids_by_creation_date`, which fills `report`), then two requests per page (see
+    `fetch_by_ids`). Errors are raised as BraintreeApiError; everything yielded before an
+    error stays valid.
     """
     if page_size < 1:
         raise ValueError("page_size must be at least 1")
     ids = ids_by_creation_date(gateway, report=report)
     pending = [sub_id for sub_id in ids if after is None or sub_id > after]
-    for start in range(0, len(pending), page_size):
-        page = pending[start:start + page_size]
-        with calling_braintree(f"fetching subscriptions {page[0]}..{page[-1]}"):
-            found = gateway.subscription.search(
-                [SubscriptionSearch.status.in_list(list(ALL_STATUSES)),
-                 SubscriptionSearch.ids.in_list(page)]
-            )
-            subscriptions = list(found.items)
-        # Yield in id order so that each id is a valid checkpoint; ids deleted since the first
-        # search simply do not come back.
+    for _page, subscriptions in fetch_by_ids(gateway, pending, page_size=page_size):
+        # Yield in id order so that each id is a valid checkpoint.
         yield from sorted(subscriptions, key=lambda sub: sub.id)
