@@ -42,6 +42,9 @@ from crm.salesforce.usage import ApiUsage, parse_limit_info
 log = logging.getLogger(__name__)
 
 COLLECTION_LIMIT = 200
+# One `/composite` request carries at most 25 subrequests, at most 5 of them sObject
+# Collections or queries, and counts as one API call (REST API Developer Guide, "Composite").
+COMPOSITE_COLLECTIONS = 5
 # Bulk API 2.0 accepts up to 150 MB per upload; stay well below with our small records.
 BULK_LIMIT = 100_000
 # A job is polled right after it is closed, then after these pauses (seconds): quick at first,
@@ -211,60 +214,81 @@ class SalesforceClient:
 
         Each record must carry `external_field`; results come back in the same order.
         """
-        if not records:
-            return []
-        _check_size(records)
         refs = [str(record.get(external_field) or "") for record in records]
-        body = {
-            "allOrNone": all_or_none,
-            "records": [{"attributes": {"type": sobject}, **record} for record in records],
-        }
-        data = self._call(
-            lambda sf: sf.restful(
-                f"composite/sobjects/{sobject}/{external_field}", method="PATCH", json=body
-            )
-        )
-        return _record_results(data, refs, status=self.last_status)
+        return self._collection("upsert", sobject=sobject, records=records, refs=refs,
+                                external_field=external_field, all_or_none=all_or_none)
 
     def update_collection(
         self, *, sobject: str, records: Sequence[dict], all_or_none: bool = False
     ) -> list[RecordResult]:
         """Update up to 200 records by Id (one API call); each record must carry `Id`."""
-        if not records:
-            return []
-        _check_size(records)
         refs = [str(record.get("Id") or "") for record in records]
-        body = {
-            "allOrNone": all_or_none,
-            "records": [{"attributes": {"type": sobject}, **record} for record in records],
-        }
-        data = self._call(lambda sf: sf.restful("composite/sobjects", method="PATCH", json=body))
-        return _record_results(data, refs, status=self.last_status)
+        return self._collection("update", sobject=sobject, records=records, refs=refs,
+                                all_or_none=all_or_none)
 
     def create_collection(
         self, *, sobject: str, records: Sequence[dict], refs: Sequence[str],
         all_or_none: bool = False,
     ) -> list[RecordResult]:
         """Insert up to 200 records (one API call); `refs` name them in the results."""
-        if not records:
-            return []
-        _check_size(records)
-        body = {
-            "allOrNone": all_or_none,
-            "records": [{"attributes": {"type": sobject}, **record} for record in records],
-        }
-        data = self._call(lambda sf: sf.restful("composite/sobjects", method="POST", json=body))
-        return _record_results(data, list(refs), status=self.last_status)
+        return self._collection("insert", sobject=sobject, records=records, refs=list(refs),
+                                all_or_none=all_or_none)
 
     def delete_collection(self, *, ids: Sequence[str]) -> list[RecordResult]:
         """Delete up to 200 records by Id (one API call)."""
-        if not ids:
+        return self._collection("delete", sobject="", records=[{"Id": i} for i in ids],
+                                refs=list(ids))
+
+    def _collection(
+        self, operation: str, *, sobject: str, records: Sequence[dict], refs: list[str],
+        external_field: str = "", all_or_none: bool = False,
+    ) -> list[RecordResult]:
+        if not records:
             return []
-        _check_size(ids)
-        params = {"ids": ",".join(ids), "allOrNone": "false"}
-        data = self._call(lambda sf: sf.restful("composite/sobjects", method="DELETE",
-                                                params=params))
-        return _record_results(data, list(ids), status=self.last_status)
+        method, path, body = collection_request(operation, sobject=sobject, records=records,
+                                                external_field=external_field,
+                                                all_or_none=all_or_none)
+        data = self._call(lambda sf: sf.restful(path, method=method, json=body))
+        return _record_results(data, refs, status=self.last_status)
+
+    def composite_collections(
+        self, *, operation: str, sobject: str, parts: Sequence[Sequence[dict]],
+        refs: Sequence[Sequence[str]], external_field: str = "",
+    ) -> list[RecordResult]:
+        """Up to COMPOSITE_COLLECTIONS sObject Collections requests of up to 200 records each,
+        sent as ONE `/composite` request, which Salesforce counts as one API call (REST API
+        guide, "Composite": 25 subrequests at most, of which at most 5 sObject Collections or
+        queries; collections inside composite since API 43.0). `allOrNone` is false at both
+        levels: each record stands alone, as in a single collection call. A subrequest that
+        fails as a whole fails each of its records with that error. Results in order."""
+        if not 1 <= len(parts) <= COMPOSITE_COLLECTIONS or len(parts) != len(refs):
+            raise ValueError(f"1 to {COMPOSITE_COLLECTIONS} parts, each with its refs")
+        version = self.config.api_version
+        subrequests = []
+        for index, part in enumerate(parts):
+            method, path, body = collection_request(operation, sobject=sobject, records=part,
+                                                    external_field=external_field)
+            subrequests.append({"method": method, "url": f"/services/data/v{version}/{path}",
+                                "referenceId": f"part{index}",
+                                **({"body": body} if body is not None else {})})
+        data = self._call(lambda sf: sf.restful(
+            "composite", method="POST",
+            json={"allOrNone": False, "compositeRequest": subrequests}))
+        answers = data.get("compositeResponse") if isinstance(data, dict) else None
+        if not isinstance(answers, list) or len(answers) != len(parts):
+            raise SalesforceError(
+                f"expected {len(parts)} composite subresponses, got {type(answers).__name__}",
+                code="UNEXPECTED_RESPONSE", permanent=False, status=self.last_status)
+        results: list[RecordResult] = []
+        for part_refs, answer in zip(refs, answers, strict=True):
+            status = int(answer.get("httpStatusCode") or 0)
+            if 200 <= status < 300:
+                results += _record_results(answer.get("body"), list(part_refs), status=status)
+            else:
+                error = errors.from_body(status, answer.get("body"))
+                results += [RecordResult(ref=ref, success=False, error=error)
+                            for ref in part_refs]
+        return results
 
     def query_all(self, soql: str) -> list[dict]:
         """Every record a SOQL query returns, following `nextRecordsUrl` pages."""
@@ -414,6 +438,27 @@ def _send(
         headers["Accept"] = accept
     return call_salesforce(url=sf.base_url + path, method=method, session=sf.session,
                            headers=headers, data=data)
+
+
+def collection_request(
+    operation: str, *, sobject: str, records: Sequence[dict], external_field: str = "",
+    all_or_none: bool = False,
+) -> tuple[str, str, dict | None]:
+    """(method, path under the versioned REST base, JSON body) of one sObject Collections
+    request: upsert by `external_field`, update by Id, insert, or delete (records {"Id"})."""
+    _check_size(records)
+    if operation == "delete":
+        ids = ",".join(str(record["Id"]) for record in records)
+        return "DELETE", f"composite/sobjects?ids={ids}&allOrNone=false", None
+    body = {"allOrNone": all_or_none,
+            "records": [{"attributes": {"type": sobject}, **record} for record in records]}
+    if operation == "upsert":
+        return "PATCH", f"composite/sobjects/{sobject}/{external_field}", body
+    if operation == "update":
+        return "PATCH", "composite/sobjects", body
+    if operation == "insert":
+        return "POST", "composite/sobjects", body
+    raise ValueError(f"unknown collection operation {operation!r}")
 
 
 def _count(value: Any) -> int | None:

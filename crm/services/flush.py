@@ -15,17 +15,20 @@ being retried; permanent ones are `failed` with Salesforce's errorCode and messa
 for the next change (or `sync_salesforce --subscription`). A failure of the org or the
 network (5xx, timeout, REQUEST_LIMIT_EXCEEDED) stops the run: the rest stays due.
 
-Past SUBSYNC_SF_API_BUDGET_PCT of the daily API limit, only rows that already have a
-Contract are pushed; new ones stay pending with the reason in last_error, and a flush comes
-back for them once the usage figure is due for a refresh (SUBSYNC_SF_USAGE_REFRESH_SECONDS),
-so they are pushed within about that long of usage falling. A forced sync (`sync_salesforce`,
+Past SUBSYNC_SF_API_BUDGET_PCT of the daily API limit, only existing records are written:
+rows without a Contract stay pending with the reason in last_error (`_defer`: no attempt
+counted, not a failure), and so do rows whose new renewal opportunity waits (their Contract
+is pushed and kept by its digest). A flush comes back for them once the usage figure is due
+for a refresh (SUBSYNC_SF_USAGE_REFRESH_SECONDS), so they are pushed within about that long
+of usage falling. A forced sync (`sync_salesforce`,
 the dashboard's push and retry) expires the figure first: it never defers on a stale one.
 
 When more than SUBSYNC_SF_BULK_THRESHOLD rows are due (a backfill, a reconciliation,
 `sync_salesforce --all`), batches grow to SUBSYNC_SF_BULK_BATCH_SIZE rows and the same three
 steps run as Bulk API 2.0 ingest jobs instead of collections (about five calls per job
 whatever its size, instead of one call per 200 rows). That choice is made in one place,
-`flush_due`; everything else (payloads, verdicts, per-record errors) is shared, see `_write`.
+`flush_due`; everything else (payloads, verdicts, per-record errors) is shared, and every
+write goes through the one dispatcher, crm.services.record_writes.write.
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ from crm.salesforce.hints import ACCOUNT_MOVED, API_BUDGET
 from crm.salesforce.results import RecordResult
 from crm.salesforce.usage import ApiUsage
 from crm.selectors import latest_api_usage
-from crm.services import claims, renewal_opportunities
+from crm.services import claims, record_writes, renewal_opportunities
 from crm.services.attempts import record_call
 from crm.services.org_schema import multi_currency_enabled
 from crm.services.sync_state import FLUSH_TASK, in_sync_scope, keep_parked
@@ -100,6 +103,7 @@ class _Item:
     contract_status: str = ""
     error: SalesforceError | None = None
     unchanged: bool = False  # the Contract payload Salesforce has: only renewals may push
+    deferred: bool = False  # its renewal opportunity waits on the daily budget (_defer)
 
 
 @dataclass
@@ -110,6 +114,7 @@ class _Batch:
     fields: FieldConfig
     open: set[int] = field(default_factory=set)  # rows without a verdict yet
     bulk: bool = False  # write through Bulk API 2.0 jobs rather than collections
+    budget: tuple[bool, ApiUsage | None] | None = None  # _budget's answer, once asked
 
 
 # entry points ----------------------------------------------------------------------------
@@ -225,14 +230,14 @@ def _push_rows(batch: _Batch, rows: list[ContractSync]) -> None:
             record_call(client=batch.client, operation="login",
                         call=batch.client.authenticate)
         multi_currency = multi_currency_enabled(client=batch.client)
-        # Only rows without a Contract are held back by the budget: without any, the guard
-        # (and the call refreshing its figure) is not needed.
-        over_budget, usage = (_budget(batch) if any(not row.sf_contract_id for row in todo)
-                              else (False, None))
     except SalesforceError as exc:
         _release_all(batch, todo, exc)
         return
 
+    # Only new records are held back by the budget (rows without a Contract here, new renewal
+    # opportunities in the renewal push): without any, the guard (and the call refreshing
+    # its figure) is not needed.
+    over_budget = (any(not row.sf_contract_id for row in todo) and over_budget_now(batch))
     items: list[_Item] = []
     unchanged: list[_Item] = []
     for row in todo:
@@ -245,7 +250,7 @@ def _push_rows(batch: _Batch, rows: list[ContractSync]) -> None:
                                    contract_status=row.sf_contract_status, unchanged=True))
             continue
         if over_budget and not row.sf_contract_id:
-            _defer(batch, row, usage)
+            _defer(batch, row)
             continue
         items.append(_Item(row=row, payload=payload, version=row.version,
                            account_id=row.sf_account_id, contract_id=row.sf_contract_id,
@@ -258,12 +263,19 @@ def _push_rows(batch: _Batch, rows: list[ContractSync]) -> None:
     # Products and renewal opportunities (opt-in), for rows whose Contract Salesforce has;
     # a failure there fails the row like a Contract failure (see renewal_opportunities).
     renewal_opportunities.push_batch(batch, targets=items + unchanged,
-                                     multi_currency=multi_currency, over_budget=over_budget)
+                                     multi_currency=multi_currency,
+                                     over_budget=partial(over_budget_now, batch))
     # One transaction for the batch's verdicts: one commit instead of one per row (thousands
     # in a bulk batch). Each UPDATE still checks the version it pushed.
     with transaction.atomic():
         for item in items + unchanged:
-            if item.error is None:
+            if item.error is None and item.deferred:
+                # The Contract is pushed; its renewal waits on the budget like a new Contract.
+                _defer(batch, item.row, new_records="new renewal opportunities",
+                       pushed={"payload_hash": item.payload.digest,
+                               **_ids(item.account_id, item.contract_id,
+                                      item.contract_status)})
+            elif item.error is None:
                 if item.unchanged:
                     batch.report.unchanged += 1
                 else:
@@ -275,6 +287,14 @@ def _push_rows(batch: _Batch, rows: list[ContractSync]) -> None:
                 _fail(batch, item.row, version=item.version, error=item.error,
                       account_id=item.account_id, contract_id=item.contract_id,
                       status=item.contract_status)
+
+
+def over_budget_now(batch: _Batch) -> bool:
+    """Whether new records wait on the daily budget; asked at most once per batch (the
+    answer, and the usage figure shown to operators, are kept on the batch)."""
+    if batch.budget is None:
+        batch.budget = _budget(batch)
+    return batch.budget[0]
 
 
 def _budget(batch: _Batch) -> tuple[bool, ApiUsage | None]:
@@ -299,39 +319,12 @@ def _write(
     batch: _Batch, *, operation: str, sobject: str, refs: list[str], records: list[dict],
     external_field: str = "",
 ) -> list[RecordResult]:
-    """One write step (upsert by external id, or update by Id) of the whole batch, as one
-    collection call or one Bulk API job; results per record, in order. A failure of the
-    whole call or job becomes that failure for every record."""
-    client = batch.client
-    if batch.report.stopped:
-        error = SalesforceError(f"not tried: {batch.report.stopped}", code="NOT_TRIED",
-                                permanent=False)
-        return [RecordResult(ref=ref, success=False, error=error) for ref in refs]
-    try:
-        if batch.bulk:
-            # Every request of the job is logged on its own (create, upload, close, polls,
-            # results); the results step carries the per-record outcome.
-            def step(name, step_refs, call):
-                return record_call(client=client, operation=name, sobject=sobject,
-                                   refs=step_refs, call=call)
-
-            timeout = settings.SUBSYNC_SF_BULK_TIMEOUT_SECONDS
-            if operation == "upsert":
-                return client.bulk_upsert(sobject=sobject, external_field=external_field,
-                                          records=records, step=step, timeout=timeout)
-            return client.bulk_update(sobject=sobject, records=records, step=step,
-                                      timeout=timeout)
-        if operation == "upsert":
-            call = partial(client.upsert_collection, sobject=sobject,
-                           external_field=external_field, records=records)
-        else:
-            call = partial(client.update_collection, sobject=sobject, records=records)
-        return record_call(client=client, operation=operation, sobject=sobject, refs=refs,
-                           call=call)
-    except SalesforceError as exc:
-        if exc.stops_run:
-            batch.report.stopped = f"{sobject} {operation} failed: {exc}"
-        return [RecordResult(ref=ref, success=False, error=exc) for ref in refs]
+    """One write step (upsert by external id, or update by Id) of the whole batch: one
+    collection call, or one Bulk API job in a bulk batch (crm.services.record_writes, the
+    one dispatcher); results per record, in order. A failure of the whole call or job
+    becomes that failure for every record."""
+    return record_writes.write(batch, operation=operation, sobject=sobject, records=records,
+                               refs=refs, external_field=external_field, bulk=batch.bulk)
 
 
 def _push_accounts(batch: _Batch, items: list[_Item]) -> None:
@@ -519,18 +512,25 @@ def _fail(
     )
 
 
-def _defer(batch: _Batch, row: ContractSync, usage: ApiUsage | None) -> None:
+def _defer(batch: _Batch, row: ContractSync, *, new_records: str = "new Contracts",
+           pushed: dict | None = None) -> None:
+    """Past the budget: the row waits, not failed (no attempt counted), due again when the
+    usage figure is due for a refresh, with a flush sent for then (_come_back_for_deferred).
+    `pushed`: what Salesforce already has of the row (its Contract's digest and ids, when
+    only the renewal waits), so the next push skips the Contract by its digest; the row stays
+    dirty (synced_version unchanged) until its renewal is pushed."""
+    usage = batch.budget[1] if batch.budget else None
     shown = f"{usage.used}/{usage.limit} ({usage.percent:g}%)" if usage else "unknown"
+    extra = {"attempts": 0, **pushed} if pushed else {}
     ContractSync.objects.filter(pk=row.pk).update(
         last_error_code=BUDGET_CODE,
         last_error=(
             f"Waiting: Salesforce daily API usage is {shown}, over the "
             f"{settings.SUBSYNC_SF_API_BUDGET_PCT:g}% budget (SUBSYNC_SF_API_BUDGET_PCT). "
-            "Subscriptions that already have a Contract are still pushed; new ones wait "
-            "until usage falls."
+            f"Existing records are still updated; {new_records} wait until usage falls."
         ),
         next_attempt_at=batch.now + timedelta(seconds=settings.SUBSYNC_SF_USAGE_REFRESH_SECONDS),
-        claimed_until=None,
+        claimed_until=None, **extra,
     )
     batch.report.deferred += 1
     _close(batch, row)

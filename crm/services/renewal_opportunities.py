@@ -27,6 +27,7 @@ next change of the subscription.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Protocol
@@ -40,14 +41,11 @@ from crm import products_mapping as pm
 from crm import renewals_mapping as rm
 from crm.models import ContractSync, RenewalSync
 from crm.salesforce.errors import SalesforceError
-from crm.salesforce.hints import API_BUDGET
-from crm.selectors import latest_api_usage
 from crm.services import products, record_writes
 from crm.services.record_writes import Run
 from crm.services.sync_state import in_sync_scope, mark_subscriptions_dirty
 
 log = logging.getLogger(__name__)
-BUDGET_CODE = API_BUDGET
 
 
 class Target(Protocol):
@@ -57,6 +55,7 @@ class Target(Protocol):
     account_id: str
     contract_id: str
     error: SalesforceError | None
+    deferred: bool  # set here: its new opportunity waits on the daily budget
 
 
 def products_enabled() -> bool:
@@ -97,8 +96,14 @@ def _fail(target: Target, error: SalesforceError | None, subject: str) -> None:
 
 
 def push_batch(run: Run, *, targets: list[Target], multi_currency: bool,
-               over_budget: bool) -> None:
-    """Products and renewal opportunities of these rows; failures set on `target.error`."""
+               over_budget: Callable[[], bool]) -> None:
+    """Products and renewal opportunities of these rows; failures set on `target.error`.
+
+    `over_budget` is the flush's budget guard (crm.services.flush.over_budget_now), asked
+    only when a new opportunity is about to be created: a renewal it holds back is marked
+    `target.deferred`, and the flush defers the row as it defers a new Contract (pending, no
+    attempt counted, pushed again within SUBSYNC_SF_USAGE_REFRESH_SECONDS of usage falling).
+    """
     if not products_enabled():
         return
     targets = [t for t in targets if t.error is None and t.contract_id]
@@ -124,11 +129,6 @@ def push_batch(run: Run, *, targets: list[Target], multi_currency: bool,
         for t in targets:
             _product_errors(t, lines[t.row.subscription_id], entries, multi_currency)
         return
-    if not over_budget:
-        # The flush only weighs the budget when a row lacks a Contract; new opportunities
-        # are held back by the same guard, on the latest usage seen.
-        usage = latest_api_usage()
-        over_budget = usage is not None and usage.over(settings.SUBSYNC_SF_API_BUDGET_PCT)
     _push_renewals(run, targets=targets, lines=lines, entries=entries,
                    multi_currency=multi_currency, over_budget=over_budget)
 
@@ -145,7 +145,8 @@ def _product_errors(t: Target, lines: list[pm.PricedLine], entries: products.Ent
 
 
 def _push_renewals(run: Run, *, targets: list[Target], lines: dict[int, list],
-                   entries: products.Entries, multi_currency: bool, over_budget: bool) -> None:
+                   entries: products.Entries, multi_currency: bool,
+                   over_budget: Callable[[], bool]) -> None:
     today = run.now.date()
     lead = settings.SUBSYNC_SF_RENEWAL_LEAD_DAYS
     names = stages()
@@ -180,11 +181,8 @@ def _push_renewals(run: Run, *, targets: list[Target], lines: dict[int, list],
         if (sync.sf_opportunity_id and sync.stage == RenewalSync.Stage.OPEN
                 and sync.payload_hash == _digest(renewal, t)):
             continue  # Salesforce has it all
-        if over_budget and not sync.sf_opportunity_id:
-            t.error = SalesforceError(
-                "Waiting: the daily API budget (SUBSYNC_SF_API_BUDGET_PCT) is spent; new "
-                "renewal opportunities wait until usage falls", code=BUDGET_CODE,
-                permanent=False, retry_after=300)
+        if not sync.sf_opportunity_id and over_budget():
+            t.deferred = True
             continue
         pushes.append(_Push(target=t, renewal=renewal, sync=sync,
                             lines=dict(sync.lines or {})))

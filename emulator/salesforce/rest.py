@@ -12,7 +12,7 @@ import re
 import secrets
 import time
 
-from . import bulk, ids, soql
+from . import bulk, composite, ids, soql
 from .describe import Field, SObject
 from .errors import RequestFailed, SfError, json_parser_error, not_found
 from .faults import Fault
@@ -129,6 +129,8 @@ def _route(org: Org, request: Request, version: str, parts: list[str]) -> Reply:
         return _sobjects(org, request, version, parts[1:])
     if head == "composite" and len(parts) >= 2 and parts[1] == "sobjects":
         return _collections(org, request, version, parts[2:])
+    if head == "composite" and len(parts) == 1:
+        return composite.handle(org, request, version, _route)
     if head in ("query", "queryAll"):
         return _only(method, "GET") or _query(org, request, version, parts)
     if head == "jobs":

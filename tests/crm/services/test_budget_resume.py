@@ -30,14 +30,6 @@ def org(start_salesforce, settings):
     return start_salesforce(daily_limit=10)
 
 
-@pytest.fixture
-def tasks(monkeypatch):
-    sent = []
-    monkeypatch.setattr(flush.app, "send_task",
-                        lambda name, **options: sent.append((name, options)))
-    return sent
-
-
 def limits_calls() -> int:
     return SyncAttempt.objects.filter(operation="limits").count()
 

@@ -242,26 +242,6 @@ def test_a_lost_answer_duplicates_no_schedule(emu, on, settings):
     _assert_complete(emu, opportunities=1, amount=1800.0)
 
 
-def test_past_the_budget_new_opportunities_wait_and_existing_ones_update(emu, on, settings):
-    settings.SUBSYNC_SF_API_BUDGET_PCT = 50
-    first = _annual("sub_1", customer_id="cus_1")
-    later = _annual("sub_2", customer_id="cus_2", days=200)  # a Contract, no opportunity yet
-    flush.flush_due()
-    assert emu.count("Opportunity") == 1
-    emu.set_daily_limit(emu.api_usage + 10)  # from the next answer on, usage is over 50%
-    plan = first.items.get(kind="plan")
-    plan.quantity, plan.amount = 3, 180000
-    plan.save()
-    f.changed(first)
-    f.changed(later, current_term_end=later.current_term_end - timedelta(days=150))
-    report = flush.flush_due()
-    opportunities = {o["Subsync_Renewal_Id__c"].split(":")[1]: o for o in _opportunities(emu)}
-    assert set(opportunities) == {"sub_1"}
-    assert opportunities["sub_1"]["Amount"] == 1800.0  # an existing one is still updated
-    assert report.retrying == 1
-    assert f.sync_of(later).last_error_code == "API_BUDGET"
-
-
 def test_an_edit_in_salesforce_is_reported_as_drift_and_overwritten(emu, on):
     from crm.salesforce.factory import get_client
     from crm.services.reconcile_renewals import reconcile_renewals
