@@ -14,15 +14,15 @@ frequency (from the plan list, billing.demo.seed stores the demo's plans).
 from __future__ import annotations
 
 import base64
-from datetime import date, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
-from xml.etree import ElementTree
 
 from billing.demo.catalog import EXTRA_SEAT_ADDON, braintree_merchant_account
 from billing.demo.story import DemoSubscription, Step
 from billing.providers.braintree.intake import PAYLOAD_FIELD
 from subsync.money import currency_exponent
+from wireformats.braintree_xml import to_xml
 
 # Neutral step -> Braintree notification kind.
 KINDS = {
@@ -42,34 +42,6 @@ def money(minor: int, currency: str) -> str:
     """Major units with the currency's decimals, as Braintree writes amounts ("49.00")."""
     exponent = currency_exponent(currency)
     return f"{Decimal(minor).scaleb(-exponent):.{exponent}f}"
-
-
-def _node(tag: str, value) -> ElementTree.Element:
-    """One element the way Braintree types it: dashed names, `type=` for non-strings,
-    `nil="true"` for None, arrays of (tag, value) pairs."""
-    node = ElementTree.Element(tag.replace("_", "-"))
-    if value is None:
-        node.set("nil", "true")
-    elif isinstance(value, bool):
-        node.set("type", "boolean")
-        node.text = str(value).lower()
-    elif isinstance(value, int):
-        node.set("type", "integer")
-        node.text = str(value)
-    elif isinstance(value, datetime):
-        node.set("type", "datetime")
-        node.text = value.strftime("%Y-%m-%dT%H:%M:%SZ")
-    elif isinstance(value, date):
-        node.set("type", "date")
-        node.text = value.isoformat()
-    elif isinstance(value, dict):
-        node.extend(_node(key, child) for key, child in value.items())
-    elif isinstance(value, list):
-        node.set("type", "array")
-        node.extend(_node(child_tag, child) for child_tag, child in value)
-    else:
-        node.text = str(value)
-    return node
 
 
 def _customer(step: Step) -> dict:
@@ -149,12 +121,11 @@ def subscription_fields(step: Step) -> dict:
 
 def notification_payload(step: Step) -> str:
     """`bt_payload`: base64 (MIME lines) of the notification document."""
-    document = _node("notification", {
+    xml = to_xml("notification", {
         "timestamp": step.at,
         "kind": KINDS[step.kind],
         "subject": {"subscription": subscription_fields(step)},
     })
-    xml = ElementTree.tostring(document, encoding="UTF-8", xml_declaration=True)
     return base64.encodebytes(xml).decode("ascii")
 
 

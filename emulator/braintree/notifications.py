@@ -14,8 +14,9 @@ from datetime import UTC, datetime
 import braintree
 from braintree.util.crypto import Crypto
 
+from wireformats.braintree_xml import element, to_xml
+
 from .subscriptions import Keys, subscription_fields
-from .xmlbuild import element, to_xml
 
 # Every kind the SDK can build a sample for (WebhookNotification.Kind).
 ALL_KINDS = tuple(sorted(

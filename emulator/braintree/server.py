@@ -26,9 +26,9 @@ from xml.etree import ElementTree as ET
 from braintree.util.xml_util import XmlUtil
 
 from emulator.local_server import LocalServer
+from wireformats.braintree_xml import element, to_xml
 
 from .subscriptions import Customer, Keys
-from .xmlbuild import element, to_xml
 
 
 @dataclass(frozen=True)

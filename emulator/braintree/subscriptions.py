@@ -1,4 +1,5 @@
-"""Realistic Braintree subscription data for tests, as plain values for `xmlbuild`.
+"""Realistic Braintree subscription data for tests, as plain values for
+`wireformats.braintree_xml`.
 
 One description of a subscription feeds both the signed webhook notifications and the fake
 gateway's API answers, so a test can say "this subscription" once and see it either way.
@@ -15,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 import braintree
 from braintree.util.xml_util import XmlUtil
 
-from .xmlbuild import to_xml
+from wireformats.braintree_xml import to_xml
 
 
 @dataclass(frozen=True)

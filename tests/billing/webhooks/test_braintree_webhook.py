@@ -23,9 +23,9 @@ from emulator.braintree.notifications import (
 )
 from emulator.braintree.server import FakeBraintreeServer
 from emulator.braintree.subscriptions import Keys, Transaction, subscription_fields
-from emulator.braintree.xmlbuild import to_xml
 from tests.support.braintree_app import CUSTOMER, URL, configure, form_body, post, seed
 from tests.support.concurrency import at_once
+from wireformats.braintree_xml import to_xml
 
 KEYS = Keys()
 T0 = datetime(2024, 3, 10, 12, 30, tzinfo=UTC)

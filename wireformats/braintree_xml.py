@@ -4,7 +4,7 @@ Braintree's gateway answers, and its webhook payloads are, XML in which element 
 dashes and typed values say so (`<price>10.00</price>`, `<quantity type="integer">2</quantity>`,
 `<created-at type="datetime">...Z</created-at>`, `<x nil="true"/>`, arrays as
 `<add-ons type="array"><add-on>...</add-on></add-ons>`). The SDK's parser relies on those
-attributes to convert values, so the fixtures must carry them to be realistic.
+attributes to convert values, so the demo data and the fake gateway's answers carry them.
 
 Values: str/Decimal -> text; bool -> boolean; int -> integer; datetime -> datetime (UTC, Z);
 date -> date; None -> nil; dict -> nested element; list of (tag, value) pairs -> array.
