@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.apps import apps
@@ -34,6 +34,7 @@ from billing.providers.braintree.cache import remember_plans
 from billing.providers.braintree.parse import dedupe_key
 from billing.services.intake import store_event
 from billing.services.processing import claim_events, process_claimed
+from subsync.months import month_start
 
 DEFAULT_SEED = 2024
 DEFAULT_SUBSCRIPTIONS = 300
@@ -154,8 +155,8 @@ def _exchange_rates(*, seed: int, now: datetime) -> tuple[int | None, str]:
         return 0, (f"no demo rates into the reporting currency {reporting}: enter them in the "
                    "admin")
     wander = random.Random(f"{seed}:rates")
-    first = now.date().replace(day=1)
-    months = [_month_before(first, back) for back in range(HISTORY_DAYS // 30 + 1, -1, -1)]
+    months = [month_start(now.date(), offset=-back)
+              for back in range(HISTORY_DAYS // 30 + 1, -1, -1)]
     rows = []
     for currency in CURRENCIES:
         if currency == reporting:
@@ -168,11 +169,6 @@ def _exchange_rates(*, seed: int, now: datetime) -> tuple[int | None, str]:
     before = model.objects.count()
     model.objects.bulk_create(rows, ignore_conflicts=True)  # a rate entered by hand stays
     return model.objects.count() - before, ""
-
-
-def _month_before(first: date, months: int) -> date:
-    index = first.year * 12 + first.month - 1 - months
-    return date(index // 12, index % 12 + 1, 1)
 
 
 def _count(summary: DemoSummary, *, run: int, seed: int) -> None:

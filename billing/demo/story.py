@@ -18,7 +18,6 @@ running trial, a past-due and a non-renewing subscription, and renewals this qua
 
 from __future__ import annotations
 
-import calendar
 import random
 import string
 from dataclasses import dataclass, field, replace
@@ -36,6 +35,7 @@ from billing.demo.catalog import (
     Price,
 )
 from billing.selectors.renewals import next_quarter
+from subsync.months import add_months
 
 CHARGEBEE, BRAINTREE = "chargebee", "braintree"
 HISTORY_DAYS = 730
@@ -147,14 +147,6 @@ class Story:
     customers: list[DemoCustomer] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
     subscriptions: int = 0
-
-
-def add_months(moment: datetime, months: int) -> datetime:
-    """`moment` moved by whole months, the day clamped to the month's last (as both bill)."""
-    index = moment.month - 1 + months
-    year, month = moment.year + index // 12, index % 12 + 1
-    return moment.replace(year=year, month=month,
-                          day=min(moment.day, calendar.monthrange(year, month)[1]))
 
 
 def build_story(*, subscriptions: int, seed: int | str, now: datetime) -> Story:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Generic, TypeVar
 
+from subsync.months import month_start
+
 T = TypeVar("T")
 
 DEFAULT_PAGE_SIZE = 50
@@ -124,7 +126,7 @@ class Reader:
         except ValueError:
             self.errors[name] = "must be a month as YYYY-MM"
             return None
-        return day.replace(day=1)
+        return month_start(day)
 
     def page(self, *, default_size: int = DEFAULT_PAGE_SIZE,
              max_size: int = MAX_PAGE_SIZE) -> PageRequest:

@@ -32,6 +32,7 @@ from billing.normalized import PeriodUnit, Provider, Status
 from billing.selectors import fx
 from billing.selectors.params import Page, PageRequest, Reader
 from subsync.money import to_minor_units
+from subsync.months import quarter_start
 
 # The statuses that renew or end at the term's end: the ones that count as active.
 RENEWING_STATUSES = ACTIVE_STATUSES
@@ -83,10 +84,8 @@ class Window:
 
 def quarter_window(*, today: dt.date, offset: int = 0) -> Window:
     """The calendar quarter containing `today`, moved by `offset` quarters."""
-    index = today.year * 4 + (today.month - 1) // 3 + offset
-    start = dt.date(index // 4, index % 4 * 3 + 1, 1)
-    after = index + 1
-    end = dt.date(after // 4, after % 4 * 3 + 1, 1)
+    start = quarter_start(today, offset=offset)
+    end = quarter_start(today, offset=offset + 1)
     name = {0: WINDOW_THIS_QUARTER, 1: WINDOW_NEXT_QUARTER}.get(offset, WINDOW_RANGE)
     return Window(start=start, end=end, name=name)
 
