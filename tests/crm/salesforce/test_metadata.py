@@ -2,7 +2,10 @@
 the mapping writes, with the type, key attributes and picklist values of the emulator's
 describe and of what preflight accepts, and the permission set lets the integration user edit
 each of them. Parsed from the XML, so a field added to the mapping without its metadata (or
-with a different type) fails here rather than in a customer's org."""
+with a different type) fails here rather than in a customer's org. The two reports are checked
+against the Metadata API's Report schema as documented (element order, enumerations), the
+custom fields they read against the field metadata, and manifest/package.xml against the
+source; none of this was deployed to a real org."""
 
 from __future__ import annotations
 
@@ -122,18 +125,135 @@ def test_the_permission_set_grants_every_field_and_both_objects():
 
 
 def test_the_two_reports_read_renewals_and_contracts_subsync_keeps():
-    folder = SOURCE / "reports" / "Subsync"
-    assert (SOURCE / "reports" / "Subsync.reportFolder-meta.xml").is_file()
-    reports = {path.name: _parse(path) for path in folder.glob("*.report-meta.xml")}
-    assert len(reports) == 2
-    renewals = reports["Subsync_Renewals_This_And_Next_Quarter.report-meta.xml"]
+    renewals, contracts = (_parse(REPORTS / f"{name}.report-meta.xml") for name in REPORT_NAMES)
     assert _text(renewals, "reportType") == "Opportunity"
+    assert _text(renewals, "format") == "Summary"
     grouping = renewals.find("md:groupingsDown", NS)
-    assert (_text(grouping, "field"), _text(grouping, "sortOrder")) == ("ACCOUNT_NAME", "Desc")
-    contracts = reports["Subsync_Contracts_Ending_This_And_Next_Quarter.report-meta.xml"]
+    # Grouped by account, the groups ordered by their summed Amount, largest first.
+    assert (_text(grouping, "field"), _text(grouping, "sortOrder"), _text(grouping, "sortType"),
+            _text(grouping, "sortByName")) == ("ACCOUNT_NAME", "Desc", "Aggregate", "s!AMOUNT")
+    [amount] = [c for c in renewals.iterfind("md:columns", NS) if _text(c, "field") == "AMOUNT"]
+    assert _text(amount, "aggregateTypes") == "Sum"
+    assert _text(contracts, "reportType") == "ContractList"
     for root, key in ((renewals, f"Opportunity.{renewals_mapping.RENEWAL_EXTERNAL_ID}"),
                       (contracts, f"Contract.{mapping.CONTRACT_EXTERNAL_ID}")):
         [criteria] = root.iterfind("md:filter/md:criteriaItems", NS)
         assert (_text(criteria, "column"), _text(criteria, "operator")) == (key, "notEqual")
         window = root.find("md:timeFrameFilter", NS)
-        assert _text(window, "interval") == "INTERVAL_CURNEXT1"  # this quarter and next
+        # This calendar quarter and next, as the dashboard's renewal windows
+        # (billing.selectors.renewals.quarter_window); INTERVAL_CURNEXT1 is fiscal quarters.
+        assert _text(window, "interval") == "INTERVAL_CURNEXTQ"
+
+
+# Structure checked against the Metadata API's Report type (its WSDL: the elements of Report
+# and of its parts, in the order of their xsd:sequence, and the enumerations used here). A
+# deploy refuses an element out of its sequence's order ("Element ... invalid at this
+# location"). Verified against the documentation only, not by a deploy to a real org.
+REPORT_ELEMENTS = (
+    "aggregates", "block", "blockInfo", "buckets", "chart", "colorRanges", "columns",
+    "crossFilters", "currency", "customDetailFormulas", "dataCategoryFilters", "description",
+    "division", "filter", "folderName", "format", "formattingRules", "groupingsAcross",
+    "groupingsDown", "historicalSelector", "isSmartTotalDisabled", "name", "numSubscriptions",
+    "params", "reportType", "reportTypeApiName", "roleHierarchyFilter", "rowLimit", "scope",
+    "showCurrentDate", "showDetails", "showGrandTotal", "showSubTotals", "sortColumn",
+    "sortOrder", "territoryHierarchyFilter", "timeFrameFilter", "userFilter")
+PART_ELEMENTS = {
+    "columns": ("aggregateTypes", "field", "isExtendedColumn", "reverseColors", "showChanges"),
+    "filter": ("booleanFilter", "criteriaItems", "language"),
+    "criteriaItems": ("column", "columnToColumn", "isUnlocked", "operator", "snapshot",
+                      "value"),
+    "groupingsDown": ("aggregateType", "dateGranularity", "field", "sortByName", "sortOrder",
+                      "sortType"),
+    "timeFrameFilter": ("dateColumn", "endDate", "interval", "startDate"),
+}
+REQUIRED = {"Report": ("format", "name", "reportType"), "columns": ("field",),
+            "criteriaItems": ("column", "operator"), "groupingsDown": ("field", "sortOrder"),
+            "timeFrameFilter": ("dateColumn", "interval")}
+ENUMS = {"format": {"MultiBlock", "Matrix", "Summary", "Tabular"}, "sortOrder": {"Asc", "Desc"},
+         "sortType": {"Column", "Aggregate", "CustomSummaryFormula"},
+         "aggregateTypes": {"Sum", "Average", "Maximum", "Minimum", "Unique", "Median"},
+         "operator": {"equals", "notEqual", "lessThan", "greaterThan", "lessOrEqual",
+                      "greaterOrEqual", "contains", "notContain", "startsWith", "includes",
+                      "excludes", "within"},
+         "interval": {"INTERVAL_CURRENTQ", "INTERVAL_CURNEXTQ", "INTERVAL_CURRENT",
+                      "INTERVAL_CURNEXT1"}}  # the quarter intervals of UserDateInterval
+REPORTS = SOURCE / "reports" / "Subsync"
+REPORT_NAMES = ("Subsync_Renewals_This_And_Next_Quarter",
+                "Subsync_Contracts_Ending_This_And_Next_Quarter")
+MANIFEST = ROOT / "manifest" / "package.xml"
+
+
+def _local(element: ET.Element) -> str:
+    namespace, _, tag = element.tag.rpartition("}")
+    assert namespace == "{" + NS["md"], f"{element.tag} is not in the metadata namespace"
+    return tag
+
+
+def _check_sequence(element: ET.Element, allowed: tuple[str, ...], where: str) -> None:
+    tags = [_local(child) for child in element]
+    unknown = [tag for tag in tags if tag not in allowed]
+    assert unknown == [], f"{where}: not elements of the type: {unknown}"
+    positions = [allowed.index(tag) for tag in tags]
+    assert positions == sorted(positions), f"{where}: out of the schema's order: {tags}"
+    for tag in REQUIRED.get(where, ()):
+        assert tag in tags, f"{where} lacks {tag}"
+
+
+@pytest.mark.parametrize("path", [*sorted(SOURCE.rglob("*-meta.xml")), MANIFEST],
+                         ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_every_file_is_well_formed_metadata_xml(path):
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith('<?xml version="1.0" encoding="UTF-8"?>')
+    root = _parse(path)  # raises on XML that is not well formed
+    _local(root)
+    for element in root.iter():
+        _local(element)
+
+
+@pytest.mark.parametrize("name", REPORT_NAMES)
+def test_each_report_follows_the_report_schema(name):
+    root = _parse(REPORTS / f"{name}.report-meta.xml")
+    assert _local(root) == "Report"
+    _check_sequence(root, REPORT_ELEMENTS, "Report")
+    for part, allowed in PART_ELEMENTS.items():
+        for element in root.iter(f"{{{NS['md']}}}{part}"):
+            _check_sequence(element, allowed, part)
+    for tag, values in ENUMS.items():
+        for element in root.iter(f"{{{NS['md']}}}{tag}"):
+            assert element.text in values, f"{tag} {element.text!r}"
+
+
+@pytest.mark.parametrize("name", REPORT_NAMES)
+def test_the_custom_fields_a_report_reads_are_declared(name):
+    root = _parse(REPORTS / f"{name}.report-meta.xml")
+    named = [e.text for e in root.iter() if _local(e) in ("field", "column", "dateColumn",
+                                                          "sortColumn")]
+    custom = [text for text in named if text and text.endswith("__c")]
+    assert custom, "each report reads at least one of subsync's fields"
+    for reference in custom:
+        sobject, _, field_name = reference.partition(".")
+        assert (SOURCE / "objects" / sobject / "fields" / f"{field_name}.field-meta.xml"
+                ).is_file(), f"{name} reads {reference}, which no field metadata declares"
+
+
+def test_the_manifest_lists_every_component_and_the_report_folder():
+    root = _parse(MANIFEST)
+    members = {_text(t, "name"): sorted(m.text for m in t.iterfind("md:members", NS))
+               for t in root.iterfind("md:types", NS)}
+    fields = sorted(f"{p.parent.parent.name}.{p.name.removesuffix('.field-meta.xml')}"
+                    for p in (SOURCE / "objects").glob("*/fields/*.field-meta.xml"))
+    assert members["CustomField"] == fields
+    assert members["PermissionSet"] == sorted(
+        p.name.removesuffix(".permissionset-meta.xml")
+        for p in (SOURCE / "permissionsets").glob("*.permissionset-meta.xml"))
+    folders = sorted(p.name.removesuffix(".reportFolder-meta.xml")
+                     for p in (SOURCE / "reports").glob("*.reportFolder-meta.xml"))
+    reports = sorted(f"{p.parent.name}/{p.name.removesuffix('.report-meta.xml')}"
+                     for p in (SOURCE / "reports").glob("*/*.report-meta.xml"))
+    assert folders == ["Subsync"]
+    # A report folder is listed as a member of Report, before (with) its reports.
+    assert members["Report"] == sorted(folders + reports)
+    assert all(report.split("/")[0] in folders for report in reports)
+    assert set(members) == {"CustomField", "PermissionSet", "Report"}
+    project = json.loads((ROOT / "sfdx-project.json").read_text())
+    assert _text(root, "version") == project["sourceApiVersion"]
