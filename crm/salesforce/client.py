@@ -177,7 +177,7 @@ class SalesforceClient:
         except SalesforceExpiredSession:
             raise _SessionExpired() from None
         except LibraryError as exc:
-            raise errors.from_body(exc.status, exc.content) from None
+            raise self._limited_by_usage(errors.from_body(exc.status, exc.content)) from None
         except requests.Timeout:
             raise SalesforceError(
                 f"no answer from Salesforce within {self.config.timeout:g} s",
@@ -194,6 +194,17 @@ class SalesforceClient:
             ) from None
         except ValueError as exc:  # a body that is not JSON (a proxy's error page)
             raise self._unexpected(exc) from None
+
+    def _limited_by_usage(self, error: SalesforceError) -> SalesforceError:
+        """REQUEST_LIMIT_EXCEEDED waits an hour (errors.REQUEST_LIMIT_BACKOFF_SECONDS) only when
+        the usage Salesforce sent with it shows the daily limit used up. Below it, another
+        limit refused the call (concurrent long-running requests), and the usual backoff
+        applies: the fault campaign found a whole batch of new Contracts held for an hour by
+        one such refusal while the org had nearly all of its daily calls left."""
+        if (error.code == "REQUEST_LIMIT_EXCEEDED" and self.usage is not None
+                and self.usage.used < self.usage.limit):
+            error.retry_after = None
+        return error
 
     def _unexpected(self, exc: Exception) -> SalesforceError:
         return SalesforceError(f"unexpected response from Salesforce: {_short(exc)}",

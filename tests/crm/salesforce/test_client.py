@@ -144,6 +144,20 @@ def test_request_limit_is_transient_with_a_long_backoff_and_usage_still_read(emu
     assert client.usage.used == 1 and client.usage.limit == 1
 
 
+def test_request_limit_below_the_daily_limit_backs_off_as_usual(emu):
+    """A refusal while the usage sent with it is below the daily limit is another limit
+    (concurrent requests): transient, without the hour reserved for a spent day."""
+    client = SalesforceClient(config=_config(emu))
+    client.describe("Account")
+    emu.inject("request_limit")
+    with pytest.raises(SalesforceError) as limited:
+        client.describe("Account")
+    error = limited.value
+    assert error.code == "REQUEST_LIMIT_EXCEEDED" and not error.permanent
+    assert error.retry_after is None
+    assert client.usage.used < client.usage.limit
+
+
 def test_record_errors_are_classified_one_by_one(emu):
     client = SalesforceClient(config=_config(emu))
     emu.inject("unable_to_lock_row", path="composite", records=1)
