@@ -30,31 +30,20 @@ class RenewalRowSerializer(serializers.Serializer):
     ending = serializers.BooleanField(help_text="Non-renewing: it ends at renewal_at.")
     past_due = serializers.BooleanField()
     renewal_at = UtcDateTimeField()
-    renewal_date = serializers.SerializerMethodField()
+    renewal_date = serializers.DateField(help_text="The renewal day (UTC).")
     currency = serializers.CharField()
     mrr = serializers.IntegerField(help_text="Minor units of `currency`.")
-    mrr_major = serializers.SerializerMethodField()
-    reporting_currency = serializers.SerializerMethodField()
+    mrr_major = serializers.CharField(help_text="`mrr` in major units, a decimal string.")
+    reporting_currency = serializers.CharField()
     mrr_converted = serializers.IntegerField(
         allow_null=True, help_text="Minor units of the reporting currency at today's rate; "
                                    "null when the currency has no rate.")
-    mrr_converted_major = serializers.SerializerMethodField()
+    mrr_converted_major = serializers.CharField(
+        allow_null=True, help_text="`mrr_converted` in major units, a decimal string.")
     sf_contract_id = serializers.CharField(help_text="'' until the Contract exists.")
 
     # The fields above describe the JSON (and the schema); flat_renewal writes it, without a
     # field object per value: the flat list streams tens of thousands of rows.
-    def get_renewal_date(self, row) -> str:
-        return row.renewal_at.date().isoformat()
-
-    def get_mrr_major(self, row) -> str:
-        return major(row.mrr, row.currency)
-
-    def get_reporting_currency(self, row) -> str:
-        return self.context["reporting_currency"]
-
-    def get_mrr_converted_major(self, row) -> str | None:
-        return major(row.mrr_converted, self.context["reporting_currency"])
-
     def to_representation(self, instance):
         return flat_renewal(instance, reporting_currency=self.context["reporting_currency"])
 

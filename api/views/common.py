@@ -1,23 +1,23 @@
-"""What the API views share: today's date, the `months` parameter, the audit line."""
+"""What the API views share: today's date, the `months` and `provider` parameters, the audit
+line."""
 
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 
+from billing.normalized import Provider
 from billing.selectors.metrics import MAX_MONTHS
-from billing.selectors.params import Reader
+from billing.selectors.params import read_integer
 from dashboard.access import audit  # one audit line per action, whichever way it came
 from dashboard.views.common import utc_today  # windows and months are UTC days on both
 
 __all__ = ["utc_today"]
 
 
-def read_months(query, *, default: int = 12) -> int:
-    reader = Reader(query)
-    months = reader.integer("months", minimum=1, maximum=MAX_MONTHS)
-    reader.done()
-    return months or default
+def read_months(query) -> int:
+    """The `months` parameter of the metrics series (MONTHS_PARAMETER), 12 when absent."""
+    return read_integer(query, "months", default=12, minimum=1, maximum=MAX_MONTHS)
 
 
 def int_parameter(name: str, description: str, *, minimum: int,
@@ -42,6 +42,10 @@ def text_parameter(name: str, description: str, *, enum=None,
                    max_length: int = 255) -> OpenApiParameter:
     schema = {"type": "string"} if enum else {"type": "string", "maxLength": max_length}
     return OpenApiParameter(name, schema, description=description, enum=enum)
+
+
+PROVIDER_PARAMETER = text_parameter("provider", "Billing provider.",
+                                    enum=[p.value for p in Provider])
 
 
 def date_parameter(name: str, description: str) -> OpenApiParameter:

@@ -25,9 +25,9 @@ from api.serializers.records import (
     SubscriptionRowSerializer,
 )
 from api.serializers.sync import ActionResultSerializer, ReplayResultSerializer
-from api.views.common import audit_action, date_parameter, text_parameter
+from api.views.common import PROVIDER_PARAMETER, audit_action, date_parameter, text_parameter
 from billing.models import Customer, Subscription, WebhookEvent
-from billing.normalized import Provider, Status
+from billing.normalized import Status
 from billing.selectors.events import EventFilters, event_counts_by_status, event_detail, event_rows
 from billing.selectors.subscriptions import (
     DEFAULT_ORDERING,
@@ -40,7 +40,6 @@ from billing.selectors.subscriptions import (
 from billing.services.replay import replay_event
 from crm.services.actions import push_now
 
-PROVIDERS = [p.value for p in Provider]
 # A customer's subscriptions shown with it, newest change first (more: /subscriptions/?q=).
 MAX_CUSTOMER_ROWS = 500
 
@@ -73,7 +72,7 @@ SUBSCRIPTION_PARAMETERS = [
     text_parameter("q", "Search: every word must match the customer's name, email, company or "
                         "id, or the subscription's id (`chargebee:sub_1` matches exactly).",
                    max_length=200),
-    text_parameter("provider", "Billing provider.", enum=PROVIDERS),
+    PROVIDER_PARAMETER,
     text_parameter("status", "Subscription status.", enum=[s.value for s in Status]),
     text_parameter("plan", "Plan id, exactly."),
     text_parameter("currency", "ISO currency code.", max_length=3),
@@ -128,7 +127,7 @@ class PushSubscription(APIView):
 
 
 EVENT_PARAMETERS = [
-    text_parameter("provider", "Billing provider.", enum=PROVIDERS),
+    PROVIDER_PARAMETER,
     text_parameter("status", "Processing status.", enum=list(WebhookEvent.State.values)),
     text_parameter("type", "Event type, exactly (e.g. subscription_changed).", max_length=128),
     date_parameter("from", "Received on or after this day (UTC)."),

@@ -33,13 +33,13 @@ from api.serializers.reports import (
 )
 from api.views.common import (
     MONTHS_PARAMETER,
+    PROVIDER_PARAMETER,
     date_parameter,
     int_parameter,
     read_months,
     text_parameter,
     utc_today,
 )
-from billing.normalized import Provider
 from billing.selectors import metrics
 from billing.selectors.churn import ChurnFilters, churn_report, churned_subscriptions
 from billing.selectors.fx import reporting_currency
@@ -56,14 +56,13 @@ from billing.selectors.renewals import (
     renewals_summary,
 )
 
-PROVIDERS = [p.value for p in Provider]
 RENEWAL_PARAMETERS = [
     text_parameter("window", "this_quarter (default), next_quarter, or range (with from and "
                              "to).", enum=[WINDOW_THIS_QUARTER, WINDOW_NEXT_QUARTER,
                                            WINDOW_RANGE]),
     date_parameter("from", "First renewal day of a range (UTC, included)."),
     date_parameter("to", "Last renewal day of a range (UTC, included)."),
-    text_parameter("provider", "Billing provider.", enum=PROVIDERS),
+    PROVIDER_PARAMETER,
     text_parameter("plan", "Plan id, exactly."),
     OpenApiParameter("currency", {"type": "string", "pattern": "^([A-Za-z]{3})?$"},
                      description="ISO currency code of the subscriptions."),
@@ -202,7 +201,7 @@ CHURN_PARAMETERS = [
                                                 "before `to`)."),
     OpenApiParameter("to", MONTH, description="Last month, YYYY-MM (default: this month); at "
                                               "most 60 months in all."),
-    text_parameter("provider", "Billing provider.", enum=PROVIDERS),
+    PROVIDER_PARAMETER,
 ]
 
 

@@ -20,7 +20,7 @@ from api.serializers.sync import (
     SyncSummarySerializer,
 )
 from api.views.common import audit_action, int_parameter, text_parameter
-from billing.selectors.params import Reader
+from billing.selectors.params import read_integer
 from crm import selectors
 from crm.models import ContractSync
 from crm.services import actions
@@ -60,20 +60,14 @@ class ApiUsage(APIView):
         return Response(ApiUsageSerializer(selectors.api_usage()).data)
 
 
-def _limit(request, *, default: int, maximum: int) -> int:
-    reader = Reader(request.query_params)
-    limit = reader.integer("limit", minimum=1, maximum=maximum)
-    reader.done()
-    return limit or default
-
-
 class ReconcileRuns(APIView):
     @extend_schema(tags=["sync"], parameters=[
         int_parameter("limit", "How many (default 30).", minimum=1, maximum=365)],
         responses={200: ReconcileRunsSerializer, **READ_ERRORS})
     def get(self, request):
         """The newest nightly reconciliations with Salesforce, newest first."""
-        runs = selectors.reconcile_runs(limit=_limit(request, default=30, maximum=365))
+        limit = read_integer(request.query_params, "limit", default=30, minimum=1, maximum=365)
+        runs = selectors.reconcile_runs(limit=limit)
         return Response(ReconcileRunsSerializer({"results": runs}).data)
 
 
@@ -83,7 +77,8 @@ class Attempts(APIView):
         responses={200: AttemptsSerializer, **READ_ERRORS})
     def get(self, request):
         """The newest Salesforce calls, newest first."""
-        attempts = selectors.recent_attempts(limit=_limit(request, default=50, maximum=500))
+        limit = read_integer(request.query_params, "limit", default=50, minimum=1, maximum=500)
+        attempts = selectors.recent_attempts(limit=limit)
         return Response(AttemptsSerializer({"results": attempts}).data)
 
 

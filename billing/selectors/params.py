@@ -143,6 +143,16 @@ class Reader:
             raise InvalidParameters(self.errors)
 
 
+def read_integer(query: Mapping[str, Any] | None, name: str, *, default: int, minimum: int,
+                 maximum: int) -> int:
+    """One optional whole-number parameter (`?months=`, `?limit=`), `default` when absent;
+    InvalidParameters when it is not a whole number from `minimum` to `maximum`."""
+    reader = Reader(query)
+    value = reader.integer(name, minimum=minimum, maximum=maximum)
+    reader.done()
+    return default if value is None else value
+
+
 @dataclass(frozen=True)
 class PageRequest:
     """Which page of results: 1-based `number`, `size` rows (or groups) per page."""

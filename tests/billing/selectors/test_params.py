@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from billing.selectors.params import MAX_PAGE_SIZE, InvalidParameters, PageRequest, Reader
+from billing.selectors.params import (
+    MAX_PAGE_SIZE,
+    InvalidParameters,
+    PageRequest,
+    Reader,
+    read_integer,
+)
 
 
 def test_the_page_defaults_to_the_first_with_the_default_size():
@@ -40,3 +46,16 @@ def test_one_reader_reports_the_page_with_the_other_parameters():
     with pytest.raises(InvalidParameters) as refused:
         reader.done()
     assert set(refused.value.errors) == {"plan", "page"}
+
+
+def test_one_integer_parameter_or_its_default():
+    assert read_integer({}, "limit", default=30, minimum=1, maximum=365) == 30
+    assert read_integer({"limit": ""}, "limit", default=30, minimum=1, maximum=365) == 30
+    assert read_integer({"limit": "365"}, "limit", default=30, minimum=1, maximum=365) == 365
+
+
+@pytest.mark.parametrize("value", ["0", "366", "1e3", "ten", "-1"])
+def test_an_integer_parameter_out_of_range_or_unreadable_is_refused(value):
+    with pytest.raises(InvalidParameters) as refused:
+        read_integer({"limit": value}, "limit", default=30, minimum=1, maximum=365)
+    assert set(refused.value.errors) == {"limit"}
