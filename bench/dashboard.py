@@ -14,9 +14,10 @@ their SyncAttempts, webhook events, and a few exchange rates. Then asks every da
 in process with Django's test client as a logged-in staff user, `--repeat` times: the server
 time of each (median and p95: the whole request, template and CSV streaming included, no
 network) and its number of SQL queries; and checks that the list pages make as many queries
-for 200 rows as for 10. The Overview is measured twice: as visitors see it (its figures cached,
-refreshed by beat) and with its figures computed for each request. Goal (issue 13): every
-page under 300 ms.
+for 200 rows as for 10. The Overview is measured three times: with its figures cached
+(refreshed by beat), just after a ledger change (the last figures shown marked as such while
+a worker computes new ones), and with its figures computed for each request (the first visit
+ever: shown, not held to the goal). Goal (issue 13): every page under 300 ms (p95).
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ from bench.processes import ensure_database  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/bench_dashboard"
 GOAL_MS = 300
-UNCACHED_OVERVIEW = "/ (figures not cached)"
+UNCACHED_OVERVIEW = "/ (figures never computed)"  # once per deployment: not held to the goal
+STALE_OVERVIEW = "/ (ledger changed since)"
 CURRENCIES = (("USD", 0.6), ("EUR", 0.25), ("GBP", 0.15))
 PLANS = {"starter": 2900, "team": 9900, "business": 29900, "enterprise": 99900}
 COMPANY_WORDS = ("Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wayne", "Tyrell")
@@ -347,10 +349,11 @@ class PageTiming:
     median_ms: float
     p95_ms: float
     samples: list[float] = field(default_factory=list, repr=False)
+    held_to_goal: bool = True
 
     @property
     def within_goal(self) -> bool:
-        return self.p95_ms < GOAL_MS
+        return self.p95_ms < GOAL_MS or not self.held_to_goal
 
 
 def pages(*, subscription_id: int, event_id: int) -> list[str]:
@@ -412,7 +415,8 @@ def measure(client, urls: list[str], *, repeat: int) -> list[PageTiming]:
 
 def measure_uncached_overview(client, *, repeat: int) -> PageTiming:
     """The Overview with its figures forgotten before each request, so computed for it: what
-    the first visitor after a ledger change waits (measure() sees the cached figures)."""
+    the first visitor ever waits (or after the cache was lost). Shown, not held to the goal:
+    after a ledger change visitors get the last figures (measure_stale_overview)."""
     from django.core.cache import cache
 
     from billing.selectors import overview_cache
@@ -425,6 +429,36 @@ def measure_uncached_overview(client, *, repeat: int) -> PageTiming:
     samples = [uncached()[1] for _ in range(repeat)]
     cache.delete(overview_cache.CACHE_KEY)
     return PageTiming(url=UNCACHED_OVERVIEW, status=status, queries=count_queries(client, "/"),
+                      median_ms=statistics.median(samples), p95_ms=percentile(samples, 0.95),
+                      samples=samples, held_to_goal=False)
+
+
+def measure_stale_overview(client, *, repeat: int) -> PageTiming:
+    """The Overview just after a ledger change: the stored figures are of an older version (and
+    a few seconds old), so the page shows them marked as such and asks a worker for new ones
+    (none runs here; the request is debounced by billing.selectors.overview_cache)."""
+    from dataclasses import replace
+
+    from django.core.cache import cache
+    from django.utils import timezone
+
+    from billing.selectors import overview_cache
+
+    _get(client, "/")
+    current = cache.get(overview_cache.CACHE_KEY)
+
+    def stale() -> tuple[int, float]:
+        cache.set(overview_cache.CACHE_KEY, replace(current, version="before-a-change",
+                                                    computed_at=timezone.now()))
+        return _get(client, "/")
+
+    status, _ = stale()
+    samples = [stale()[1] for _ in range(repeat)]
+    cache.set(overview_cache.CACHE_KEY, replace(current, version="before-a-change",
+                                                computed_at=timezone.now()))
+    queries = count_queries(client, "/")
+    cache.delete(overview_cache.CACHE_KEY)
+    return PageTiming(url=STALE_OVERVIEW, status=status, queries=queries,
                       median_ms=statistics.median(samples), p95_ms=percentile(samples, 0.95),
                       samples=samples)
 
@@ -443,11 +477,17 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered) + 0.5) - 1))]
 
 
+def _verdict(row: PageTiming) -> str:
+    if not row.held_to_goal:
+        return "(once)"
+    return "ok" if row.within_goal else "MISSED"
+
+
 def table(timings: list[PageTiming]) -> str:
     lines = [f"{'page':<36} {'status':>6} {'median ms':>10} {'p95 ms':>8} {'queries':>8}  goal"]
     for row in timings:
         lines.append(f"{row.url:<36} {row.status:>6} {row.median_ms:>10.1f} {row.p95_ms:>8.1f}"
-                     f" {row.queries:>8}  {'ok' if row.within_goal else 'MISSED'}")
+                     f" {row.queries:>8}  {_verdict(row)}")
     return "\n".join(lines)
 
 
@@ -516,7 +556,8 @@ def main(argv: list[str] | None = None) -> int:
         client = staff_client()
         timings = measure(client, pages(subscription_id=busiest, event_id=event),
                           repeat=args.repeat)
-        timings.insert(1, measure_uncached_overview(client, repeat=args.repeat))
+        timings.insert(1, measure_stale_overview(client, repeat=args.repeat))
+        timings.insert(2, measure_uncached_overview(client, repeat=args.repeat))
         print(table(timings))
         sizes = page_size_queries(client)
         for url, (small, large) in sizes.items():

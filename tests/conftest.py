@@ -41,9 +41,9 @@ def _no_drain_flags():
 def _no_cached_overview():
     """The Overview's figures are cached by version; ids reused after a rollback (SQLite)
     could make another test's figures look current."""
-    cache.delete(overview_cache.CACHE_KEY)
+    cache.delete_many([overview_cache.CACHE_KEY, overview_cache.REFRESH_FLAG])
     yield
-    cache.delete(overview_cache.CACHE_KEY)
+    cache.delete_many([overview_cache.CACHE_KEY, overview_cache.REFRESH_FLAG])
 
 
 @pytest.fixture

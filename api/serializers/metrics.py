@@ -118,6 +118,9 @@ class OverviewSerializer(serializers.Serializer):
 class SummarySerializer(OverviewSerializer):
     computed_at = UtcDateTimeField(help_text="When these figures were computed (they are "
                                              "cached like the Overview page's).")
+    stale = serializers.BooleanField(help_text="True when the ledger or the rates changed "
+                                               "since computed_at and newer figures are being "
+                                               "computed (these are at most a minute old).")
 
 
 class SeriesSerializer(serializers.Serializer):

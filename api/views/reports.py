@@ -141,11 +141,13 @@ class MetricsSummary(APIView):
     def get(self, request):
         """The KPI tiles: MRR, ARR, active subscriptions, paying customers, net new MRR,
         churn rates and NRR, each with its previous period (docs/metrics.md). The Overview
-        page's own figures, from the same cache (computed again whenever the ledger or the
-        rates changed since; `computed_at` says when)."""
+        page's own figures, from the same cache: `computed_at` says when they were computed;
+        `stale` is true when the ledger or the rates changed since and newer figures are being
+        computed (they are then at most a minute old)."""
         cached = cached_dashboard(today=utc_today(), months=12)
         data = OverviewSerializer(cached.figures.overview).data
         data["computed_at"] = UtcDateTimeField().to_representation(cached.computed_at)
+        data["stale"] = cached.stale
         return Response(data)
 
 

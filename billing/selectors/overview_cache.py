@@ -1,24 +1,31 @@
 """The Overview's figures (metrics.dashboard()) kept in Django's cache, so that a visitor does
 not wait for them.
 
-At 100,000 subscriptions and 1M ledger rows, metrics.dashboard() takes about a second; the
-Overview is the page everyone opens first. The figures are stored with the day, the months,
-the reporting currency and a cheap version of what they are computed from: the newest ledger
-row (its id and time of recording) and the exchange rates (a small table). They serve a request
-only when all of these match it: a new ledger row or a rate added, removed or edited means
-computing again, so the page never shows figures older than the ledger. What the version
-cannot see (a subscription changed without a ledger row, a rate edited to the same sum) lasts
-at most CACHE_SECONDS. Beat refreshes the figures every minute
-(billing.tasks.refresh_overview_figures) so that, while the ledger is quiet, no visitor pays
-for them; the page says when they were computed. A cache that fails (Redis down) is skipped:
+At 100,000 subscriptions and 1M ledger rows, metrics.dashboard() takes 0.5-1 s (most of it
+NRR's query); the Overview is the page everyone opens first. The figures are stored with the
+day, the months, the reporting currency, the time their computation began, and a cheap version
+of what they are computed from: the newest ledger row (its id and time of recording) and the
+exchange rates (a small table). Beat refreshes them every minute
+(billing.tasks.refresh_overview_figures) so that, while the ledger is quiet, no visitor pays.
+
+A request is served:
+- the stored figures, when the version, day, months and currency all match (fresh);
+- the stored figures marked `stale`, when only the version differs (a ledger row or a rate
+  came since) and they are at most STALE_SECONDS old: the page shows them with their time and
+  says newer ones are coming, and a refresh is asked of a worker (at most one per
+  REFRESH_FLAG_SECONDS). Ops accept figures a minute old when the page says so, never older;
+- computed for the request otherwise: nothing stored, another day, months or currency, or
+  figures older than STALE_SECONDS (no worker refreshed them).
+What the version cannot see (a subscription changed without a ledger row, a rate edited to the
+same sum) lasts at most CACHE_SECONDS. A cache or broker that fails (Redis down) is skipped:
 the figures are computed for the request.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 
 from django.core.cache import cache
 from django.db.models import Count, Max, Sum
@@ -27,9 +34,14 @@ from django.utils import timezone
 from billing.models import ExchangeRate, SubscriptionChange
 from billing.selectors import fx
 from billing.selectors.metrics import Dashboard, dashboard
+from subsync.celery import app
 
 CACHE_SECONDS = 90  # longer than beat's refresh (60 s), so a quiet ledger always finds them
 CACHE_KEY = "overview-figures"  # one entry: the figures of one day, months and version
+STALE_SECONDS = 60  # the oldest figures shown (marked as such) while newer ones are computed
+REFRESH_TASK = "billing.tasks.refresh_overview_figures"
+REFRESH_FLAG = "overview-refresh-requested"
+REFRESH_FLAG_SECONDS = 30  # one refresh asked for at most this often, however many visitors
 
 logger = logging.getLogger(__name__)
 
@@ -37,15 +49,21 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class CachedDashboard:
     figures: Dashboard
-    computed_at: datetime  # aware, UTC
+    computed_at: datetime  # aware, UTC: when the computation began (figures as of then)
     today: date
     months: int
     currency: str
     version: str
+    stale: bool = False  # served while newer figures are computed (the ledger has changed)
 
     def serves(self, *, today: date, months: int, currency: str, version: str) -> bool:
         return (self.today, self.months, self.currency, self.version) == (
             today, months, currency, version)
+
+    def stands_in(self, *, today: date, months: int, currency: str, now: datetime) -> bool:
+        """Whether these figures may be shown, marked stale, while newer ones are computed."""
+        return ((self.today, self.months, self.currency) == (today, months, currency)
+                and now - self.computed_at <= timedelta(seconds=STALE_SECONDS))
 
 
 def figures_version() -> str:
@@ -66,10 +84,25 @@ def cached_dashboard(*, today: date, months: int = 12) -> CachedDashboard:
     except Exception:  # a cache is an optimisation: never a reason to fail the page
         logger.warning("overview figures: cache read failed", exc_info=True)
         found = None
-    if isinstance(found, CachedDashboard) and found.serves(
-            today=today, months=months, currency=fx.reporting_currency(), version=version):
-        return found
+    currency = fx.reporting_currency()
+    if isinstance(found, CachedDashboard):
+        if found.serves(today=today, months=months, currency=currency, version=version):
+            return found
+        if found.stands_in(today=today, months=months, currency=currency, now=timezone.now()):
+            _request_refresh()
+            return replace(found, stale=True)
     return _compute(today=today, months=months, version=version)
+
+
+def _request_refresh() -> None:
+    """Ask a worker to compute the figures again, unless one was asked for lately. Never
+    raises: if no worker refreshes them, the figures age past STALE_SECONDS and the next
+    visitor computes them."""
+    try:
+        if cache.add(REFRESH_FLAG, "1", timeout=REFRESH_FLAG_SECONDS):
+            app.send_task(REFRESH_TASK)
+    except Exception:
+        logger.warning("overview figures: could not ask for a refresh", exc_info=True)
 
 
 def refresh_dashboard(*, today: date, months: int = 12) -> CachedDashboard:
@@ -79,8 +112,9 @@ def refresh_dashboard(*, today: date, months: int = 12) -> CachedDashboard:
 
 def _compute(*, today: date, months: int, version: str) -> CachedDashboard:
     # The version is read first: rows written while computing give the next request a new one.
+    began = timezone.now()
     result = CachedDashboard(figures=dashboard(today=today, months=months),
-                             computed_at=timezone.now(), today=today, months=months,
+                             computed_at=began, today=today, months=months,
                              currency=fx.reporting_currency(), version=version)
     try:
         cache.set(CACHE_KEY, result, CACHE_SECONDS)

@@ -21,6 +21,7 @@ def overview(request):
     currency = figures.overview.currency
     return render(request, "dashboard/overview.html", {
         "o": figures.overview, "figures": figures, "computed_at": cached.computed_at,
+        "stale": cached.stale,
         "renewals": renewals_summary(today=today), "sync": sync_summary(),
         "mrr_chart": mrr_chart(figures.mrr_series, currency=currency),
         "movements_chart": movements_chart(figures.movements, currency=currency),

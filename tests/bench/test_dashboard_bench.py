@@ -9,12 +9,13 @@ import pytest
 
 from bench import dashboard as bench
 from billing.models import LedgerDay, Subscription, SubscriptionChange
+from billing.selectors import overview_cache
 from crm.models import ContractSync
 
 pytestmark = pytest.mark.django_db
 
 
-def test_the_seeded_history_is_consistent_and_every_page_is_measured():
+def test_the_seeded_history_is_consistent_and_every_page_is_measured(monkeypatch):
     seeded = bench.seed(subscriptions=40, ledger_rows=400, events=60)
     assert (seeded.subscriptions, seeded.events) == (40, 60)
     # About the rows asked for: every subscription has at least one change.
@@ -51,3 +52,10 @@ def test_the_seeded_history_is_consistent_and_every_page_is_measured():
     assert (uncached.url, uncached.status, len(uncached.samples)) == (
         bench.UNCACHED_OVERVIEW, 200, 2)
     assert uncached.queries > timings[0].queries
+    # After a ledger change: the last figures, marked stale, without computing them. No
+    # worker runs here: the refresh it asks for is recorded instead of sent.
+    asked = []
+    monkeypatch.setattr(overview_cache.app, "send_task", lambda name, **kw: asked.append(name))
+    stale = bench.measure_stale_overview(client, repeat=2)
+    assert (stale.url, stale.status, len(stale.samples)) == (bench.STALE_OVERVIEW, 200, 2)
+    assert stale.queries < uncached.queries and asked == [overview_cache.REFRESH_TASK]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -48,26 +49,75 @@ def test_a_second_request_reads_the_figures_computed_by_the_first(computed, payi
     assert second.figures.overview.mrr.value.amount == 10000  # $100.00
 
 
-def test_a_new_ledger_row_means_computing_again(computed, paying):
-    overview_cache.cached_dashboard(today=TODAY)
-    paying.mrr = 15000
-    paying.save(update_fields=["mrr"])
-    change(paying, when=at(2026, 12, 1), before="active", after="active", mrr_before=10000,
+@pytest.fixture(autouse=True)
+def refreshes(monkeypatch) -> list[str]:
+    """The refresh tasks asked of a worker. No worker runs in these tests, so sending is
+    recorded instead; the task itself is run directly where a test needs its result."""
+    asked: list[str] = []
+    monkeypatch.setattr(overview_cache.app, "send_task", lambda name, **kw: asked.append(name))
+    return asked
+
+
+def _expansion(sub):
+    sub.mrr = 15000
+    sub.save(update_fields=["mrr"])
+    change(sub, when=at(2026, 12, 1), before="active", after="active", mrr_before=10000,
            mrr_after=15000, movement="expansion", amount=5000)
+
+
+def test_a_new_ledger_row_shows_the_last_figures_marked_stale_and_asks_for_new_ones(
+        computed, paying, refreshes):
+    first = overview_cache.cached_dashboard(today=TODAY)
+    _expansion(paying)
+
+    again = overview_cache.cached_dashboard(today=TODAY)
+    once_more = overview_cache.cached_dashboard(today=TODAY)
+
+    assert computed == [TODAY]  # not computed for the visitors
+    assert (again.stale, again.computed_at, again.figures) == (True, first.computed_at,
+                                                               first.figures)
+    assert once_more.stale and refreshes == ["billing.tasks.refresh_overview_figures"]
+    # The worker's refresh (run here) stores the new figures; the next visitor reads them.
+    overview_cache.refresh_dashboard(today=TODAY)
+    fresh = overview_cache.cached_dashboard(today=TODAY)
+    assert (fresh.stale, fresh.figures.overview.mrr.value.amount) == (False, 15000)
+    assert computed == [TODAY, TODAY]
+
+
+def test_figures_older_than_a_minute_are_never_shown_for_a_changed_ledger(computed, paying,
+                                                                          refreshes):
+    first = overview_cache.cached_dashboard(today=TODAY)
+    aged = first.computed_at - dt.timedelta(seconds=overview_cache.STALE_SECONDS + 1)
+    cache.set(overview_cache.CACHE_KEY, dataclasses.replace(first, computed_at=aged))
+    _expansion(paying)
 
     again = overview_cache.cached_dashboard(today=TODAY)
 
-    assert computed == [TODAY, TODAY]
-    assert again.figures.overview.mrr.value.amount == 15000
+    assert (again.stale, again.figures.overview.mrr.value.amount) == (False, 15000)
+    assert computed == [TODAY, TODAY] and refreshes == []
 
 
-def test_a_new_exchange_rate_or_another_day_means_computing_again(computed, paying):
+def test_a_broker_that_fails_still_shows_the_marked_figures(computed, paying, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ConnectionError("broker down")
+
+    overview_cache.cached_dashboard(today=TODAY)
+    monkeypatch.setattr(overview_cache.app, "send_task", broken)
+    _expansion(paying)
+
+    assert overview_cache.cached_dashboard(today=TODAY).stale
+    assert computed == [TODAY]
+
+
+def test_a_new_exchange_rate_means_new_figures_another_day_computing_again(computed, paying,
+                                                                           refreshes):
     overview_cache.cached_dashboard(today=TODAY)
     rate("EUR", "1.10")
-    overview_cache.cached_dashboard(today=TODAY)
+    assert overview_cache.cached_dashboard(today=TODAY).stale
+    assert refreshes == ["billing.tasks.refresh_overview_figures"]
     overview_cache.cached_dashboard(today=TODAY + dt.timedelta(days=1))
 
-    assert computed == [TODAY, TODAY, TODAY + dt.timedelta(days=1)]
+    assert computed == [TODAY, TODAY + dt.timedelta(days=1)]
 
 
 def test_another_reporting_currency_means_computing_again(computed, paying, settings):
