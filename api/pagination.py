@@ -179,11 +179,16 @@ def page_parameters(*, max_size: int = MAX_PAGE_SIZE) -> list[OpenApiParameter]:
 PAGE_PARAMETERS = page_parameters()
 
 
-def page_links(request, page) -> dict:
-    """`next`/`previous` URLs of a selector's page-number Page (billing.selectors.params)."""
+def paged(request, page) -> dict:
+    """A selector's page-number Page (billing.selectors.params) as the API's paged lists
+    answer it: `page` (api.serializers.reports.PageInfoSerializer), the `next` and `previous`
+    URLs, and the `results`."""
     url = request.build_absolute_uri()
     return {
+        "page": {"number": page.number, "size": page.size, "total": page.total,
+                 "pages": page.pages},
         "next": replace_query_param(url, "page", page.number + 1) if page.has_next else None,
         "previous": (replace_query_param(url, "page", page.number - 1)
                      if page.has_previous else None),
+        "results": page.items,
     }

@@ -11,7 +11,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.pagination import PAGE_PARAMETERS, page_links
+from api.pagination import PAGE_PARAMETERS, paged
 from api.schema import READ_ERRORS
 from api.serializers.metrics import (
     ChurnRatesSerializer,
@@ -99,9 +99,7 @@ class RenewalReport(APIView):
             "subscriptions": report.subscriptions, "mrr_at_stake": report.mrr_at_stake,
             "rates_day": report.rates_day,
             "uncompared_currencies": list(report.uncompared_currencies),
-            "page": {"number": page.number, "size": page.size, "total": page.total,
-                     "pages": page.pages},
-            **page_links(request, page), "results": page.items,
+            **paged(request, page),
         }, context=context).data
         return Response(data)
 
@@ -233,7 +231,4 @@ class ChurnedSubscriptions(APIView):
         reader.done()
         page = churned_subscriptions(filters=filters, page=page_request, reason=reason,
                                      plan=plan)
-        return Response(ChurnedPageSerializer({
-            "page": {"number": page.number, "size": page.size, "total": page.total,
-                     "pages": page.pages},
-            **page_links(request, page), "results": page.items}).data)
+        return Response(ChurnedPageSerializer(paged(request, page)).data)

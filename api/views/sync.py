@@ -7,7 +7,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.pagination import page_links, page_parameters
+from api.pagination import page_parameters, paged
 from api.permissions import CHANGE_SYNC, IsStaff, MayAct
 from api.schema import ACTION_ERRORS, READ_ERRORS
 from api.serializers.sync import (
@@ -44,13 +44,7 @@ class SyncFailures(APIView):
         hint about what to change, and links to the records."""
         state, page_request = selectors.read_failures_query(request.query_params)
         page = selectors.sync_failures(page=page_request, state_filter=state)
-        return Response(SyncFailuresSerializer({
-            "state": state,
-            "page": {"number": page.number, "size": page.size, "total": page.total,
-                     "pages": page.pages},
-            **page_links(request, page),
-            "results": page.items,
-        }).data)
+        return Response(SyncFailuresSerializer({"state": state, **paged(request, page)}).data)
 
 
 class ApiUsage(APIView):

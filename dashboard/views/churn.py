@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from django.shortcuts import render
 
-from billing.normalized import Provider
 from billing.selectors.churn import ChurnFilters, churn_report, churned_subscriptions
 from billing.selectors.params import Reader
 from dashboard.access import staff_required
 from dashboard.charts import churn_chart
 from dashboard.views.common import (
+    PROVIDERS,
     filters_and_page,
     handles_bad_query,
     parse_or_400,
@@ -38,7 +38,7 @@ def churn_page(request):
                                  report=report)
     return render(request, "dashboard/churn.html", {
         "report": report, "filters": filters, "page": rows, "reason": reason, "plan": plan,
-        "providers": [p.value for p in Provider],
+        "providers": PROVIDERS,
         "chart": churn_chart(report),
     })
 

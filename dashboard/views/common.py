@@ -9,9 +9,12 @@ from typing import TypeVar
 
 from django.shortcuts import render
 
+from billing.normalized import Provider
 from billing.selectors.params import InvalidParameters, PageRequest
 
 T = TypeVar("T")
+# The provider filter's choices on every page that has one.
+PROVIDERS = tuple(p.value for p in Provider)
 
 
 class BadQuery(Exception):

@@ -7,7 +7,6 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 
 from billing.models import WebhookEvent
-from billing.normalized import Provider
 from billing.selectors.events import (
     EventFilters,
     event_counts_by_status,
@@ -17,7 +16,7 @@ from billing.selectors.events import (
 from billing.services.replay import replay_event
 from billing.services.retention import mark_seen
 from dashboard.access import REPLAY_EVENTS, action, log_action, staff_required
-from dashboard.views.common import filters_and_page, handles_bad_query
+from dashboard.views.common import PROVIDERS, filters_and_page, handles_bad_query
 
 TITLE = "Webhook events"
 
@@ -30,7 +29,7 @@ def event_list(request):
     return render(request, "dashboard/events.html", {
         "filters": filters, "page": page,
         "counts": event_counts_by_status(filters=filters),
-        "providers": [p.value for p in Provider],
+        "providers": PROVIDERS,
         "any_events": page.total or WebhookEvent.objects.exists(),
     })
 

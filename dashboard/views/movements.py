@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from django.shortcuts import render
 
-from billing.normalized import Provider
 from billing.selectors.movements import KINDS, MovementFilters, list_movements
 from dashboard.access import staff_required
-from dashboard.views.common import filters_and_page, handles_bad_query, utc_today
+from dashboard.views.common import PROVIDERS, filters_and_page, handles_bad_query, utc_today
 
 TITLE = "MRR movements"
 
@@ -21,5 +20,5 @@ def movement_list(request):
     result = list_movements(filters=filters, page=page_request)
     return render(request, "dashboard/movements.html", {
         "result": result, "filters": filters, "period": filters.period, "page": result.rows,
-        "kinds": KINDS, "providers": [p.value for p in Provider],
+        "kinds": KINDS, "providers": PROVIDERS,
     })

@@ -9,7 +9,6 @@ from django.http import StreamingHttpResponse
 from django.shortcuts import render
 
 from billing.models import Subscription
-from billing.normalized import Provider
 from billing.selectors.fx import reporting_currency
 from billing.selectors.renewals import (
     RENEWING_STATUSES,
@@ -23,6 +22,7 @@ from billing.selectors.renewals import (
 from dashboard.access import staff_required
 from dashboard.formatting import major_units
 from dashboard.views.common import (
+    PROVIDERS,
     filters_and_page,
     handles_bad_query,
     parse_or_400,
@@ -46,7 +46,7 @@ def renewal_report(request):
         "report": report, "filters": filters, "page": report.groups,
         "windows": ((WINDOW_THIS_QUARTER, "This quarter"), (WINDOW_NEXT_QUARTER, "Next quarter"),
                     (WINDOW_RANGE, "Chosen range")),
-        "providers": [p.value for p in Provider],
+        "providers": PROVIDERS,
         "statuses": RENEWING_STATUSES,
         "plans": _plans(), "currencies": _currencies(), "periods": PERIODS,
         "any_subscriptions": report.subscriptions or Subscription.objects.exists(),

@@ -7,7 +7,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 
 from billing.models import Subscription
-from billing.normalized import Provider, Status
+from billing.normalized import Status
 from billing.selectors.subscriptions import (
     ORDERINGS,
     SubscriptionFilters,
@@ -16,7 +16,7 @@ from billing.selectors.subscriptions import (
 )
 from crm.services.actions import push_now
 from dashboard.access import CHANGE_SYNC, action, staff_required
-from dashboard.views.common import filters_and_page, handles_bad_query
+from dashboard.views.common import PROVIDERS, filters_and_page, handles_bad_query
 
 TITLE = "Subscriptions"
 
@@ -29,7 +29,7 @@ def subscription_list(request):
     page = search_subscriptions(filters=filters, page=page_request)
     return render(request, "dashboard/subscriptions.html", {
         "filters": filters, "page": page, "orderings": ORDERINGS,
-        "providers": [p.value for p in Provider], "statuses": [s.value for s in Status],
+        "providers": PROVIDERS, "statuses": [s.value for s in Status],
         "any_subscriptions": page.total or Subscription.objects.exists(),
     })
 
