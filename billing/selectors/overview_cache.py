@@ -13,7 +13,7 @@ A request is served:
 - the stored figures marked `stale`, when only the version differs (a ledger row or a rate
   came since) and they are at most STALE_SECONDS old: the page shows them with their time and
   says newer ones are coming, and a refresh is asked of a worker (at most one per
-  REFRESH_FLAG_SECONDS). Ops accept figures a minute old when the page says so, never older;
+  REFRESH_FLAG_SECONDS). Ops accept figures a minute or so old when the page says so, never older;
 - computed for the request otherwise: nothing stored, another day, months or currency, or
   figures older than STALE_SECONDS (no worker refreshed them).
 What the version cannot see (a subscription changed without a ledger row, a rate edited to the
@@ -38,7 +38,10 @@ from subsync.celery import app
 
 CACHE_SECONDS = 90  # longer than beat's refresh (60 s), so a quiet ledger always finds them
 CACHE_KEY = "overview-figures"  # one entry: the figures of one day, months and version
-STALE_SECONDS = 60  # the oldest figures shown (marked as such) while newer ones are computed
+# The oldest figures shown (marked as such) while newer ones are computed. Beat starts a
+# refresh every 60 s and it takes a second or more (longer behind a busy queue), so 60 would
+# make visitors compute the figures themselves in the gap before each refresh lands.
+STALE_SECONDS = 90
 REFRESH_TASK = "billing.tasks.refresh_overview_figures"
 REFRESH_FLAG = "overview-refresh-requested"
 REFRESH_FLAG_SECONDS = 30  # one refresh asked for at most this often, however many visitors
