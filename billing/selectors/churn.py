@@ -26,16 +26,13 @@ from billing.normalized import Provider, Status
 from billing.selectors import converted, fx
 from billing.selectors.params import Page, PageRequest, Reader, paginate
 from billing.selectors.renewals import customer_name_of
+from subsync.months import month_start
 
 CHURNED_INTO = (Status.CANCELLED.value, Status.EXPIRED.value)
 CHURNED_FROM = (Status.ACTIVE.value, Status.PAST_DUE.value, Status.NON_RENEWING.value,
                 Status.PAUSED.value)
 NO_REASON = "no reason given"
 MAX_MONTHS = 60
-
-
-def _month_after(month: dt.date) -> dt.date:
-    return dt.date(month.year + month.month // 12, month.month % 12 + 1, 1)
 
 
 @dataclass(frozen=True)
@@ -51,11 +48,11 @@ class ChurnFilters:
         out, month = [], self.first_month
         while month <= self.last_month:
             out.append(month)
-            month = _month_after(month)
+            month = month_start(month, offset=1)
         return out
 
     def bounds(self) -> tuple[dt.datetime, dt.datetime]:
-        end = _month_after(self.last_month)
+        end = month_start(self.last_month, offset=1)
         return (dt.datetime.combine(self.first_month, dt.time.min, tzinfo=dt.UTC),
                 dt.datetime.combine(end, dt.time.min, tzinfo=dt.UTC))
 
@@ -63,9 +60,8 @@ class ChurnFilters:
     def from_query(cls, query: Mapping[str, Any] | None, *, today: dt.date) -> ChurnFilters:
         """Parameters: from, to (YYYY-MM; default the 12 months up to today's), provider."""
         reader = Reader(query)
-        last = reader.month("to") or today.replace(day=1)
-        index = last.year * 12 + last.month - 1 - 11
-        first = reader.month("from") or dt.date(index // 12, index % 12 + 1, 1)
+        last = reader.month("to") or month_start(today)
+        first = reader.month("from") or month_start(last, offset=-11)
         provider = reader.choice("provider", [p.value for p in Provider])
         span = (last.year - first.year) * 12 + last.month - first.month + 1
         if span < 1:
@@ -204,7 +200,8 @@ def churn_report(*, filters: ChurnFilters) -> ChurnReport:
     each converting in the database (billing.selectors.converted), so Python handles one row
     per month, reason, plan and currency (contraction from LedgerDay unless a provider is
     chosen: it does not tell them apart)."""
-    history = fx.rate_history(until=_month_after(filters.last_month) - dt.timedelta(days=1))
+    last_day = month_start(filters.last_month, offset=1) - dt.timedelta(days=1)
+    history = fx.rate_history(until=last_day)
     churned = _churned(filters)
     month = {"month": TruncMonth("occurred_at", tzinfo=dt.UTC)}
     # One read of the churned rows, grouped by reason, plan, month, day and currency; each

@@ -42,6 +42,7 @@ from billing.models import (
 )
 from billing.selectors import fx
 from billing.selectors.fx import MoneyTotal, RateHistory, Rates
+from subsync.months import add_months, month_start
 
 MOVEMENTS = (Movement.NEW, Movement.EXPANSION, Movement.CONTRACTION, Movement.CHURN,
              Movement.REACTIVATION)
@@ -268,7 +269,7 @@ class Dashboard:
 
 def overview(*, today: date) -> Overview:
     """The dashboard's KPI tiles (5 queries whatever the number of rows)."""
-    history = _History.read(since=_add_months(today.replace(day=1), -2), today=today)
+    history = _History.read(since=month_start(today, offset=-2), today=today)
     return _overview(history=history, today=today)
 
 
@@ -276,9 +277,9 @@ def dashboard(*, today: date, months: int = 12) -> Dashboard:
     """Everything the Overview page shows, from one read of LedgerDay (5 queries): the same
     figures as overview(), mrr_series(), movements_by_month() and churn_rates_by_month()."""
     first = _first_month(months=months, today=today)
-    since = min(first, _add_months(today.replace(day=1), -2))
+    since = min(first, month_start(today, offset=-2))
     history = _History.read(since=since, today=today)
-    month_starts = [_add_months(first, i) for i in range(months)]
+    month_starts = [month_start(first, offset=i) for i in range(months)]
     return Dashboard(
         overview=_overview(history=history, today=today),
         mrr_series=tuple(history.point(month=month) for month in month_starts),
@@ -288,8 +289,8 @@ def dashboard(*, today: date, months: int = 12) -> Dashboard:
 
 
 def _overview(*, history: _History, today: date) -> Overview:
-    this_month = today.replace(day=1)
-    last_month = _add_months(this_month, -1)
+    this_month = month_start(today)
+    last_month = month_start(this_month, offset=-1)
     rates_today = history.rates.on(today)
     last_month_end = this_month - timedelta(days=1)
     previous = "at the end of last month"
@@ -301,7 +302,7 @@ def _overview(*, history: _History, today: date) -> Overview:
     moved_now = history.movements(month=this_month)
     moved_last = history.movements(month=last_month)
     churn_last = history.churn(month=last_month)
-    churn_before = history.churn(month=_add_months(this_month, -2))
+    churn_before = history.churn(month=month_start(this_month, offset=-2))
     nrr_now, nrr_then = _nrr(ends=[today, last_month_end], months=12, rates=rates_today,
                              now=(history.now_mrr, history.now_paying))
     results = (mrr_now, mrr_then, moved_now.net_new, moved_last.net_new, churn_last,
@@ -333,7 +334,7 @@ def mrr_series(*, months: int = 12, today: date) -> list[MonthPoint]:
     point is at the end of today (4 queries)."""
     first = _first_month(months=months, today=today)
     history = _History.read(since=first, today=today)
-    return [history.point(month=_add_months(first, i)) for i in range(months)]
+    return [history.point(month=month_start(first, offset=i)) for i in range(months)]
 
 
 def movements_by_month(*, months: int = 12, today: date) -> list[MonthMovements]:
@@ -341,14 +342,14 @@ def movements_by_month(*, months: int = 12, today: date) -> list[MonthMovements]
     months, oldest first; the current month up to today (4 queries)."""
     first = _first_month(months=months, today=today)
     history = _History.read(since=first, today=today)
-    return [history.movements(month=_add_months(first, i)) for i in range(months)]
+    return [history.movements(month=month_start(first, offset=i)) for i in range(months)]
 
 
 def churn_rates_by_month(*, months: int = 12, today: date) -> list[MonthChurn]:
     """Logo, gross and net MRR churn rates of each of the last `months` months (4 queries)."""
     first = _first_month(months=months, today=today)
     history = _History.read(since=first, today=today)
-    return [history.churn(month=_add_months(first, i)) for i in range(months)]
+    return [history.churn(month=month_start(first, offset=i)) for i in range(months)]
 
 
 def nrr(*, today: date, months: int = 12) -> NetRevenueRetention:
@@ -436,13 +437,13 @@ class _History:
         return self.now_paying - sum(row.paying_delta for row in self._after(day))
 
     def _span(self, month: date) -> tuple[date, bool, list[_Day]]:
-        end = _add_months(month, 1) - timedelta(days=1)
+        end = month_start(month, offset=1) - timedelta(days=1)
         until = min(end, self.today)
         rows = self.days[bisect_left(self._day_keys, month):bisect_right(self._day_keys, until)]
         return until, until == end, rows
 
     def point(self, *, month: date) -> MonthPoint:
-        at = min(_add_months(month, 1) - timedelta(days=1), self.today)
+        at = min(month_start(month, offset=1) - timedelta(days=1), self.today)
         return MonthPoint(
             month=month, at=at,
             mrr=fx.total(amounts=self.mrr_at(at), rates=self.rates.on(at),
@@ -533,7 +534,7 @@ def _nrr(*, ends: list[date], months: int, rates: Rates,
     subscription = Subscription._meta.db_table
     change = SubscriptionChange._meta.db_table
     customer = Customer._meta.db_table
-    starts = [_months_before(end, months) for end in ends]
+    starts = [add_months(end, -months) for end in ends]
     params: dict[str, object] = {
         "earliest": connection.ops.adapt_datefield_value(min(starts)),
         **{kind.value: kind.value for kind in MOVEMENTS},
@@ -644,19 +645,6 @@ def _start_of(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-def _add_months(first: date, months: int) -> date:
-    """The first day of the month `months` after the month of `first`."""
-    index = first.year * 12 + first.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
-
-
-def _months_before(day: date, months: int) -> date:
-    """The same day `months` months earlier (the month's last day when it is shorter)."""
-    first = _add_months(day, -months)
-    last = _add_months(first, 1) - timedelta(days=1)
-    return first.replace(day=min(day.day, last.day))
-
-
 def _check_months(months: int) -> None:
     if not 1 <= months <= MAX_MONTHS:
         raise ValueError(f"months must be between 1 and {MAX_MONTHS}, not {months}")
@@ -664,4 +652,4 @@ def _check_months(months: int) -> None:
 
 def _first_month(*, months: int, today: date) -> date:
     _check_months(months)
-    return _add_months(today.replace(day=1), -(months - 1))
+    return month_start(today, offset=-(months - 1))
