@@ -22,6 +22,7 @@ from crm.mapping import (
     utc_date,
 )
 from crm.products_mapping import PricedLine, digest
+from subsync.months import add_months
 
 OPPORTUNITY = "Opportunity"
 LINE = "OpportunityLineItem"
@@ -120,21 +121,10 @@ def term_months(subscription) -> int:
     return billing_period_months(subscription)
 
 
-def add_months(start: date, months: int) -> date:
-    """`start` moved by whole months, clamped to the month's last day (Jan 31 -> Feb 28)."""
-    index = start.month - 1 + months
-    year, month = start.year + index // 12, index % 12 + 1
-    for day in range(start.day, 27, -1):
-        try:
-            return date(year, month, day)
-        except ValueError:
-            continue
-    return date(year, month, min(start.day, 28))
-
-
 def monthly_schedule(*, total: int, months: int, start: date) -> tuple[tuple[date, int], ...]:
-    """`total` minor units over `months` monthly rows from `start`; the first rows carry the
-    remainder, one minor unit each, so the rows sum to `total` exactly."""
+    """`total` minor units over `months` monthly rows from `start` (each row `start` moved by
+    whole months, clamped to a shorter month's last day: 31 Jan, 28 Feb, 31 Mar); the first
+    rows carry the remainder, one minor unit each, so the rows sum to `total` exactly."""
     months = max(1, months)
     base, left = divmod(total, months)
     return tuple((add_months(start, i), base + (1 if i < left else 0)) for i in range(months))
