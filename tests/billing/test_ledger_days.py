@@ -35,6 +35,7 @@ from billing.normalized import Status
 from billing.selectors import metrics
 from billing.services.batch import Change, apply_changes
 from billing.services.ledger_days import COLUMNS, rebuild_ledger_days
+from subsync.months import add_months
 from tests.support.concurrency import at_once
 from tests.support.normalized import subscription
 
@@ -74,7 +75,7 @@ def mrr_at(moment: datetime) -> dict[int, dict[str, int]]:
 
 def expected_nrr(*, end: date, months: int) -> tuple[int, dict, dict]:
     """(customers paying at the start, their MRR then, their MRR at the end), per currency."""
-    start = metrics._months_before(end, months)
+    start = add_months(end, -months)
     then = mrr_at(datetime.combine(start + timedelta(days=1), datetime.min.time(), UTC))
     now = mrr_at(datetime.combine(end + timedelta(days=1), datetime.min.time(), UTC))
     paying = [customer for customer, parts in then.items() if sum(parts.values()) > 0]
