@@ -293,7 +293,10 @@ def test_an_expired_session_mid_run_logs_in_again_and_continues(emu):
     _assert_all_synced_once(emu, subs)
 
 
-def test_request_limit_exceeded_waits_an_hour_and_loses_nothing(emu):
+def test_request_limit_exceeded_below_the_daily_limit_backs_off_briefly_and_loses_nothing(emu):
+    """The org has nearly all of its daily calls left, so another limit (concurrent long
+    requests) refused the call: the usual backoff, not the hour a spent daily limit waits
+    (that case: test_daily_limit_reached_then_reset)."""
     subs = [f.synced_subscription(f"sub_{i}", customer_id=f"cus_{i}") for i in range(2)]
     emu.inject("request_limit", path="Contract/Subsync")
     before = timezone.now()
@@ -305,7 +308,7 @@ def test_request_limit_exceeded_waits_an_hour_and_loses_nothing(emu):
         row = f.sync_of(sub)
         assert row.dirty and row.state == State.PENDING
         assert row.last_error_code == "REQUEST_LIMIT_EXCEEDED"
-        assert row.next_attempt_at >= before + timedelta(hours=1)
+        assert before < row.next_attempt_at < before + timedelta(hours=1)
 
     f.make_due()
     flush.flush_due()
@@ -316,6 +319,7 @@ def test_request_limit_exceeded_waits_an_hour_and_loses_nothing(emu):
 def test_daily_limit_reached_then_reset(start_salesforce):
     emu = start_salesforce(daily_limit=3)  # describe, Accounts, Contracts: no activation left
     subs = [f.synced_subscription(f"sub_{i}", customer_id=f"cus_{i}") for i in range(2)]
+    before = timezone.now()
     flush.flush_due()
 
     drafts = [_contract(emu, sub) for sub in subs]
@@ -323,6 +327,7 @@ def test_daily_limit_reached_then_reset(start_salesforce):
     for sub in subs:
         row = f.sync_of(sub)
         assert row.dirty and row.last_error_code == "REQUEST_LIMIT_EXCEEDED"
+        assert row.next_attempt_at >= before + timedelta(hours=1)  # the daily limit is spent
         assert row.sf_contract_id and row.sf_contract_status == "Draft"
 
     emu.reset_usage()  # the rolling 24 hours have passed
