@@ -179,6 +179,10 @@ class WebhookEvent(models.Model):
     # `processing` event. The stuck-event requeue goes by it, not by `received_at`, so an old
     # event being retried right now is not handed out twice.
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # The Celery worker (node name) that made the last claim; "" outside a worker. A worker
+    # that starts gives back the `processing` events its node name held before it started
+    # (billing.services.requeue.release_claims): its earlier incarnation died with them.
+    claimed_by = models.CharField(max_length=255, blank=True, default="")
     # When the delayed retry of a `failed` event is due; empty when none is coming (given up,
     # permanent error, or not failed). The retry is a Celery message with a countdown, which
     # a broker outage or a killed worker holding it can lose; the stuck-event requeue sends

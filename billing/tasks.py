@@ -6,12 +6,14 @@ import logging
 from datetime import timedelta
 
 from celery import shared_task
+from celery.signals import worker_ready
 from django.conf import settings
 from django.utils import timezone
 
 from billing.providers.base import ProviderError
 from billing.selectors import overview_cache
 from billing.services import braintree_recovery, drain, polling, processing, requeue, retention
+from subsync import worker_identity
 
 
 @shared_task(bind=True, name="billing.tasks.process_webhook_event", max_retries=None)
@@ -32,6 +34,12 @@ def drain_webhook_events(helper: bool = False) -> int:
         # The next stored event must be able to ask for a new drain at once.
         drain.forget_request(helper=helper)
         raise
+
+
+@worker_ready.connect
+def release_events_of_a_dead_worker(**kwargs) -> None:
+    """A worker starting under the name of one that died gives back its events at once."""
+    worker_identity.release_earlier_claims(requeue.release_claims, what="webhook events")
 
 
 @shared_task(name="billing.tasks.requeue_stuck_events")

@@ -34,6 +34,10 @@ class ContractSync(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     # Lease of the worker pushing this row; an expired lease (a killed worker) frees the row.
     claimed_until = models.DateTimeField(null=True, blank=True)
+    # Who made the last claim and when: a worker that starts frees the rows its node name
+    # leased before it started, without waiting for the lease (crm.services.claims).
+    claimed_by = models.CharField(max_length=255, blank=True, default="")
+    claimed_at = models.DateTimeField(null=True, blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -15,11 +15,20 @@ from __future__ import annotations
 from datetime import timedelta
 
 from celery import shared_task
+from celery.signals import worker_ready
 from django.conf import settings
 from django.utils import timezone
 
 from crm.salesforce.factory import get_client
-from crm.services import flush, reconcile, reconcile_renewals, renewal_opportunities, retention
+from crm.services import (
+    claims,
+    flush,
+    reconcile,
+    reconcile_renewals,
+    renewal_opportunities,
+    retention,
+)
+from subsync import worker_identity
 
 
 def _run() -> dict | None:
@@ -34,6 +43,13 @@ def prune_sync_attempts() -> int | None:
     if not days:
         return None
     return retention.prune_attempts(cutoff=timezone.now() - timedelta(days=days))
+
+
+@worker_ready.connect
+def release_rows_of_a_dead_worker(**kwargs) -> None:
+    """A worker starting under the name of one that died frees its Salesforce rows at once."""
+    worker_identity.release_earlier_claims(claims.release_held_before,
+                                           what="Salesforce sync rows")
 
 
 @shared_task(name="crm.tasks.flush_salesforce", acks_late=True, ignore_result=True)

@@ -3,7 +3,9 @@
 import os
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import celeryd_init, task_postrun, task_prerun
+
+from subsync.worker_identity import set_identity
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "subsync.settings")
 
@@ -32,3 +34,10 @@ def close_old_db_connections(sender=None, **kwargs) -> None:
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@celeryd_init.connect
+def remember_worker_identity(sender=None, instance=None, **kwargs) -> None:
+    """In the worker's main process, before the pool forks (its children inherit it): the
+    node name its claims record, and when it started (subsync.worker_identity)."""
+    set_identity(node=sender or "", started=getattr(instance, "startup_time", None))

@@ -10,11 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import signal
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -22,9 +17,8 @@ from django.db import connection
 
 from billing.models import Subscription, WebhookEvent
 from emulator.chargebee.events import make_event
-from tests.support.processes import child_database_url, wait_for
+from tests.support.processes import start_worker, stop_worker, wait_for
 
-ROOT = Path(__file__).resolve().parent.parent
 USER, PASSWORD = "hooks", "redis-path-password"
 
 pytestmark = [
@@ -39,25 +33,9 @@ pytestmark = [
 @pytest.fixture
 def worker():
     """A real worker process on the test database and the Redis broker, stopped afterwards."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("DATABASE_URL", "SALESFORCE_", "CHARGEBEE_", "BRAINTREE_"))}
-    env.update(DATABASE_URL=child_database_url(), CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
-               CACHE_KEY_PREFIX=settings.CACHES["default"]["KEY_PREFIX"],
-               SECRET_KEY=os.environ.get("SECRET_KEY", "test-only-secret-key"),
-               LOG_LEVEL="WARNING")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "subsync", "worker", "--concurrency", "1",
-         "--without-mingle", "--without-gossip", "--loglevel", "WARNING"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True)
+    proc = start_worker()
     yield proc
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+    stop_worker(proc)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -23,6 +23,7 @@ from billing.models import WebhookEvent
 from billing.normalized import ParsedEvent
 from billing.providers.base import ProviderError, get_adapter
 from billing.services.batch import Change, apply_changes
+from subsync import worker_identity
 from subsync.backoff import backoff_seconds
 from subsync.celery import app
 
@@ -74,8 +75,8 @@ def lease_expired(*, seconds: int | None = None) -> Q:
 
 
 def claim_events(*, limit: int = 1, ids: Sequence[int] | None = None) -> list[WebhookEvent]:
-    """Mark events `processing`, count the attempt and start its lease; return them, oldest
-    first.
+    """Mark events `processing`, count the attempt, start its lease and name its holder (the
+    worker's node name, subsync.worker_identity); return them, oldest first.
 
     Without `ids`: up to `limit` received events, skipping rows another worker is claiming
     (FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite serialises writers anyway). With `ids`:
@@ -94,16 +95,16 @@ def claim_events(*, limit: int = 1, ids: Sequence[int] | None = None) -> list[We
         else:
             rows = rows.filter(status=State.RECEIVED).order_by("received_at")[:limit]
         claimed = list(rows)
-        now = timezone.now()
+        now, holder = timezone.now(), worker_identity.node_name()
         if claimed:
             WebhookEvent.objects.filter(pk__in=[event.pk for event in claimed]).update(
                 status=State.PROCESSING, attempts=F("attempts") + 1, claimed_at=now,
-                next_attempt_at=None,
+                claimed_by=holder, next_attempt_at=None,
             )
     for event in claimed:
         event.status = State.PROCESSING
         event.attempts += 1
-        event.claimed_at = now
+        event.claimed_at, event.claimed_by = now, holder
     return claimed
 
 

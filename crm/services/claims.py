@@ -6,7 +6,10 @@ has elapsed, and nobody holds a live lease on it. Claiming stamps a lease
 SELECT ... FOR UPDATE SKIP LOCKED, so concurrent workers take disjoint batches without
 waiting for each other. SQLite has one writer at a time (IMMEDIATE transactions), which
 serialises claims by itself. A worker that dies keeps its lease until it expires; then the
-rows are due again, so nothing is lost and nothing is pushed twice at the same time.
+rows are due again, so nothing is lost and nothing is pushed twice at the same time. A claim
+also names its worker (`claimed_by`, subsync.worker_identity), so that a worker that starts
+frees at once the rows its own node name leased before it started (`release_held_before`):
+they belonged to an earlier incarnation of it that died.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from crm.models import ContractSync
+from crm.services.sync_state import request_flush
+from subsync import worker_identity
 
 State = ContractSync.State
 
@@ -56,7 +61,8 @@ def claim_due(
         ids = list(candidates.values_list("id", flat=True)[:limit])
         if ids:
             ContractSync.objects.filter(pk__in=ids).update(
-                claimed_until=now + timedelta(seconds=lease_seconds)
+                claimed_until=now + timedelta(seconds=lease_seconds), claimed_at=now,
+                claimed_by=worker_identity.node_name(),
             )
     return ids
 
@@ -64,3 +70,21 @@ def claim_due(
 def release(*, ids: Iterable[int]) -> None:
     """Give rows back without a verdict (the push never started)."""
     ContractSync.objects.filter(pk__in=list(ids)).update(claimed_until=None)
+
+
+def release_held_before(*, node: str, before: datetime) -> int:
+    """Free the rows worker `node` leased before `before` (its start): they belonged to an
+    earlier incarnation of it that died, and would wait for their lease otherwise. They are
+    due at once; a flush is requested. Returns how many rows were freed.
+
+    Their push may have reached Salesforce before the worker died; pushing again is safe
+    (upserts by external id). Nothing for a process that is not a worker (`node` empty).
+    """
+    if not node:
+        return 0
+    freed = ContractSync.objects.filter(
+        claimed_by=node, claimed_at__lt=before, claimed_until__isnull=False,
+    ).update(claimed_until=None, claimed_by="")
+    if freed:
+        request_flush()
+    return freed

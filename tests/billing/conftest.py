@@ -45,3 +45,13 @@ def braintree_server(settings):
 def no_enqueue(monkeypatch):
     """Stored events are not sent to a broker (a test processes them itself)."""
     monkeypatch.setattr(processing.app, "send_task", lambda name, args: None)
+
+
+@pytest.fixture
+def tasks(monkeypatch):
+    """Tasks sent through the app, recorded as (name, args) instead of sent: no worker
+    consumes the broker in these tests."""
+    sent = []
+    monkeypatch.setattr(processing.app, "send_task",
+                        lambda name, args=None, **options: sent.append((name, args)))
+    return sent

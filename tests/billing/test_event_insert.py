@@ -70,6 +70,7 @@ def test_stored_row_has_exactly_the_given_values_and_the_defaults(
         "traceback": "",
         "processed_at": None,
         "claimed_at": None,
+        "claimed_by": "",
         "seen_at": None,
         "next_attempt_at": None,
     }

@@ -26,14 +26,6 @@ def adapter(settings):
         yield
 
 
-@pytest.fixture
-def tasks(monkeypatch):
-    sent = []
-    monkeypatch.setattr(processing.app, "send_task",
-                        lambda name, args=None, **options: sent.append((name, args)))
-    return sent
-
-
 def deliver(event_id: str) -> intake.StoreResult:
     return intake.store_event(provider="chargebee", event_id=event_id,
                               event_type="subscription_created",

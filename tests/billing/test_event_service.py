@@ -156,4 +156,5 @@ def test_stuck_events_are_requeued(monkeypatch):
     assert requeue.requeue_stuck_events(older_than_seconds=300) == 2
     assert sorted(tasks, key=str) == sorted([(drain.DRAIN_TASK, None),
                                              (processing.PROCESS_TASK, [claimed.pk])], key=str)
-    assert requeue.requeue_stuck_events(older_than_seconds=3600) == 0
+    # Younger than these cutoffs: nothing is stuck.
+    assert requeue.requeue_stuck_events(older_than_seconds=3600, waiting_seconds=3600) == 0
