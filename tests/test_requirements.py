@@ -16,7 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # The runtime code: what the production image runs.
-RUNTIME = ("billing", "crm", "subsync", "dashboard", "api")
+RUNTIME = ("billing", "crm", "subsync", "dashboard", "api", "wireformats")
 OWN = {*RUNTIME, "emulator", "tests", "bench"}
 
 # Runtime dependencies the apps do not import by name, and why they are needed.
