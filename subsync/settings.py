@@ -286,6 +286,10 @@ if CELERY_BROKER_URL.startswith("filesystem"):
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
     CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=CELERY_BROKER_URL)
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # kombu's Redis transport, whose channel does not end the worker when Redis goes away
+    # while tasks are unacknowledged (subsync.broker). It takes precedence over the scheme.
+    CELERY_BROKER_TRANSPORT = "subsync.broker:Transport"
 # --- Cache: small flags shared by web and worker processes (the debounced drain request) ------
 # Redis when the broker is Redis (or CACHE_URL names one), files under var/ otherwise.
 CACHE_URL = env.str("CACHE_URL", default="")
@@ -311,6 +315,9 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=240)
 CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=4)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Retry for ever (Celery's default gives up after 100 attempts and the worker exits): a long
+# broker outage must not need a human to restart the worker.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Celery's Django fixup closes the database connection before and after every task unless this
 # is set, so each task paid for a new PostgreSQL connection. With it, a worker keeps its

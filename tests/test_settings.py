@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 PROBE = (
     "import json, django; from django.conf import settings; django.setup();"
@@ -17,7 +19,9 @@ PROBE = (
     "'sync_statuses': settings.SUBSYNC_SYNC_STATUSES,"
     "'sf_version': settings.SALESFORCE_API_VERSION,"
     "'currency': settings.SUBSYNC_REPORTING_CURRENCY,"
-    "'options': db.get('OPTIONS', {})}, default=str))"
+    "'options': db.get('OPTIONS', {}),"
+    "'transport': getattr(settings, 'CELERY_BROKER_TRANSPORT', None),"
+    "'max_retries': settings.CELERY_BROKER_CONNECTION_MAX_RETRIES}, default=str))"
 )
 
 
@@ -60,6 +64,21 @@ def test_database_and_broker_urls_are_read_from_the_environment(tmp_path):
     assert cfg["hosts"] == ["a.example", "b.example"]
     assert cfg["sync_statuses"] == ["active", "trial"]
     assert cfg["currency"] == "EUR"
+
+
+@pytest.mark.parametrize(("url", "transport"), [
+    ("redis://cache.example:6379/2", "subsync.broker:Transport"),
+    ("rediss://cache.example:6380/2?ssl_cert_reqs=required", "subsync.broker:Transport"),
+    ("filesystem://", None),
+    ("memory://", None),
+])
+def test_a_redis_broker_uses_our_transport_and_every_broker_is_retried_for_ever(
+        tmp_path, url, transport):
+    """subsync.broker keeps a Redis outage from ending the worker; no retry limit either."""
+    proc = load(tmp_path, SECRET_KEY="x" * 50, CELERY_BROKER_URL=url)
+    assert proc.returncode == 0, proc.stderr
+    cfg = json.loads(proc.stdout)
+    assert (cfg["transport"], cfg["max_retries"]) == (transport, None)
 
 
 def test_refuses_to_start_without_secret_key_when_debug_is_off(tmp_path):

@@ -36,13 +36,17 @@ def wait_for(condition, *, timeout: float, what: str, interval: float = 0.05) ->
         time.sleep(interval)
 
 
-def start_worker(*, hostname: str | None = None, concurrency: int = 1) -> subprocess.Popen:
+def start_worker(*, hostname: str | None = None, concurrency: int = 1,
+                 broker_url: str | None = None) -> subprocess.Popen:
     """A real `celery -A subsync worker` on the test database, the test's broker and its cache
     (the drain flags), in a session of its own so that its whole process group can be
-    signalled. No provider or Salesforce credentials: the test decides what it talks to."""
+    signalled. No provider or Salesforce credentials: the test decides what it talks to.
+    `broker_url`: another broker (a private Redis the test stops), which the worker's cache
+    then follows too unless CACHE_URL is set."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("DATABASE_URL", "SALESFORCE_", "CHARGEBEE_", "BRAINTREE_"))}
-    env.update(DATABASE_URL=child_database_url(), CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
+    env.update(DATABASE_URL=child_database_url(),
+               CELERY_BROKER_URL=broker_url or settings.CELERY_BROKER_URL,
                CACHE_KEY_PREFIX=settings.CACHES["default"]["KEY_PREFIX"],
                SECRET_KEY=os.environ.get("SECRET_KEY", "test-only-secret-key"),
                LOG_LEVEL="WARNING")
