@@ -16,8 +16,8 @@ Contract per external id with billing's current values; the time from the end of
 to that point is its time to converge. Exit status 1 when a phase did not converge by
 --deadline or lost or duplicated anything.
 
-The app runs with its default leases and a shorter Salesforce backoff (CAMPAIGN_ENV, printed
-with the table).
+The app runs on its default settings: leases, time limits and the Salesforce backoff (rows
+that an outage held back come due as soon as Salesforce answers again).
 """
 
 from __future__ import annotations
@@ -56,13 +56,6 @@ from bench.webhooks import (  # noqa: E402
 from emulator.braintree.subscriptions import Keys  # noqa: E402
 
 PY = sys.executable
-# The leases and time limits are the defaults: a restarted worker releases what its killed
-# predecessor held (subsync.worker_identity). Only the Salesforce backoff is shorter (1 min
-# doubling up to 6 h by default): the faults phase queues several transient failures in a
-# row, and at the default a row's next attempt after them would come minutes later.
-CAMPAIGN_ENV = {
-    "SUBSYNC_SF_BACKOFF_BASE_SECONDS": "5", "SUBSYNC_SF_BACKOFF_CAP_SECONDS": "60",
-}
 # Salesforce's faults, through the emulator's control API. The latency is beyond the client's
 # 30 s timeout (crm.salesforce.config), so the call times out.
 SALESFORCE_FAULTS = [
@@ -133,7 +126,7 @@ class Campaign:
         self.redis.start()
         self.emulator = Emulator(daily_limit=100_000_000, cert_dir=self.log_dir / "sf-emulator")
         keys = Keys()
-        env = {**os.environ, **CAMPAIGN_ENV,
+        env = {**os.environ,
                "DATABASE_URL": self.pg.url("subsync_faults"),
                "CELERY_BROKER_URL": self.redis.url(0),
                "SUBSYNC_VAR_DIR": str(self.log_dir / "var"),
@@ -334,8 +327,7 @@ PHASES = {
 
 def print_table(rows: list[Row], *, profile: str) -> None:
     print()
-    print(f"fault campaign ({profile} profile); app settings: "
-          + " ".join(f"{k}={v}" for k, v in CAMPAIGN_ENV.items()))
+    print(f"fault campaign ({profile} profile); app settings: the defaults")
     header = (f"| {'fault':<48} | {'sent':>5} | {'distinct':>8} | {'acked':>5} | "
               f"{'applied':>7} | {'lost':>4} | {'SF dup':>6} | {'converged after':>15} |")
     print(header)

@@ -71,7 +71,22 @@ class SalesforceError(Exception):
     def stops_run(self) -> bool:
         """A failure of the org or the network rather than of one record: later calls in the
         same run would fail the same way, so the run should stop and leave the rest due."""
-        return not self.permanent and self.code != "UNABLE_TO_LOCK_ROW"
+        return not self.permanent and self.code not in RECORD_TRANSIENT_CODES
+
+
+# Transient, but of one record, not of the org: the run goes on (stops_run) and the record
+# keeps its own backoff.
+RECORD_TRANSIENT_CODES = frozenset({"UNABLE_TO_LOCK_ROW"})
+# The rest of a batch whose run stopped before its records were sent.
+NOT_TRIED = "NOT_TRIED"
+# The codes rows carry (last_error_code) after an error that stops a run: Salesforce's
+# transient codes but per-record ones (a 503 is SERVER_UNAVAILABLE, a 500 UNKNOWN_EXCEPTION,
+# then INVALID_SESSION_ID, REQUEST_LIMIT_EXCEEDED, ...), ours for calls that got no answer
+# from it (TIMEOUT, CONNECTION_ERROR, a proxy's page: UNEXPECTED_RESPONSE), and NOT_TRIED;
+# a 5xx without a Salesforce error body is stored as HTTP_5xx (ORG_FAILURE_HTTP_PREFIX).
+# Not in it: INTERNAL_ERROR (a bug of ours) and Bulk API job failures (one job, not the org).
+ORG_FAILURE_CODES = (TRANSIENT_CODES - RECORD_TRANSIENT_CODES) | {NOT_TRIED}
+ORG_FAILURE_HTTP_PREFIX = "HTTP_5"
 
 
 def is_transient(code: str, status: int | None = None) -> bool:

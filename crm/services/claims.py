@@ -22,6 +22,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from crm.models import ContractSync
+from crm.salesforce.errors import ORG_FAILURE_CODES, ORG_FAILURE_HTTP_PREFIX
 from crm.services.sync_state import request_flush
 from subsync import worker_identity
 
@@ -65,6 +66,41 @@ def claim_due(
                 claimed_by=worker_identity.node_name(),
             )
     return ids
+
+
+def bring_forward_after_outage(
+    *, run_started: datetime, limit_rows: bool, now: datetime | None = None
+) -> int:
+    """Make due now the rows held back only by a failure of the org or the network, once a
+    flush has reached Salesforce again; a flush is requested for them. Returns how many.
+
+    Their backoff (1, 2, 4... minutes; an hour for a spent daily limit) guessed how long the
+    outage would last; a run that Salesforce answered says it is over, and waiting out the
+    guess would keep them minutes behind for nothing. Only `next_attempt_at` changes: their
+    attempts still count, so a row that keeps failing still turns `failed` after
+    SUBSYNC_SF_MAX_ATTEMPTS, and a `failed` row still retried (its error transient) comes
+    forward like a pending one. Per-record locks (UNABLE_TO_LOCK_ROW), permanent errors and
+    INTERNAL_ERROR keep their schedule (crm.salesforce.errors.ORG_FAILURE_CODES).
+    REQUEST_LIMIT_EXCEEDED rows come only with `limit_rows` (the budget guard says usage is
+    under SUBSYNC_SF_API_BUDGET_PCT), so a spent limit is not met with a wave of calls.
+
+    Rows this run claimed (since `run_started`) stay as they are: they have just failed
+    again, and making them due would chase them in a loop of flushes. One UPDATE, on rows
+    whose backoff lies ahead (the (state, next_attempt_at) index).
+    """
+    now = now or timezone.now()
+    codes = ORG_FAILURE_CODES if limit_rows else ORG_FAILURE_CODES - {"REQUEST_LIMIT_EXCEEDED"}
+    moved = ContractSync.objects.filter(
+        Q(state__in=[State.PENDING, State.FAILED]) & Q(next_attempt_at__gt=now)
+        & Q(version__gt=F("synced_version"))
+        & (Q(last_error_code__in=sorted(codes))
+           | Q(last_error_code__startswith=ORG_FAILURE_HTTP_PREFIX))
+        & (Q(claimed_at__isnull=True) | Q(claimed_at__lt=run_started))
+        & (Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
+    ).update(next_attempt_at=now)
+    if moved:
+        request_flush()
+    return moved
 
 
 def release(*, ids: Iterable[int]) -> None:

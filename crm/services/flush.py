@@ -13,7 +13,9 @@ failure is classified on its own: transient ones back off (subsync.backoff, 1 mi
 at least the error's retry_after) and turn `failed` after SUBSYNC_SF_MAX_ATTEMPTS while still
 being retried; permanent ones are `failed` with Salesforce's errorCode and message and wait
 for the next change (or `sync_salesforce --subscription`). A failure of the org or the
-network (5xx, timeout, REQUEST_LIMIT_EXCEEDED) stops the run: the rest stays due.
+network (5xx, timeout, REQUEST_LIMIT_EXCEEDED) stops the run: the rest stays due. The
+next run that Salesforce answers makes the rows such failures held back due at once
+(claims.bring_forward_after_outage): an outage costs its own length, not the backoff after it.
 
 Past SUBSYNC_SF_API_BUDGET_PCT of the daily API limit, only existing records are written:
 rows without a Contract stay pending with the reason in last_error (`_defer`: no attempt
@@ -54,7 +56,7 @@ from crm.salesforce.factory import get_client
 from crm.salesforce.hints import ACCOUNT_MOVED, API_BUDGET
 from crm.salesforce.results import RecordResult
 from crm.salesforce.usage import ApiUsage
-from crm.selectors import latest_api_usage
+from crm.selectors import api_usage, latest_api_usage
 from crm.services import claims, record_writes, renewal_opportunities
 from crm.services.attempts import record_call
 from crm.services.org_schema import multi_currency_enabled
@@ -144,6 +146,7 @@ def flush_due(
     size = max(1, min(batch_size or settings.SUBSYNC_SF_BATCH_SIZE, COLLECTION_LIMIT))
     budget = settings.SUBSYNC_SF_FLUSH_SECONDS if time_budget is None else time_budget
     deadline = time.monotonic() + budget
+    started = timezone.now()
     report = FlushReport()
     while True:
         bulk = use_bulk()
@@ -158,6 +161,10 @@ def flush_due(
         push_claimed(client=client, ids=ids, report=report, bulk=bulk)
         if report.stopped or len(ids) < limit or time.monotonic() >= deadline:
             break
+    if report.calls and not report.stopped:
+        # Salesforce answered: rows waiting out an outage need not wait any longer.
+        claims.bring_forward_after_outage(run_started=started,
+                                          limit_rows=not api_usage().over_budget)
     if report.claimed:
         log.info("salesforce flush done", extra={"report": report.as_dict()})
     return report

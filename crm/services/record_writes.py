@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from django.conf import settings
 
 from crm.salesforce.client import COLLECTION_LIMIT, COMPOSITE_COLLECTIONS, SalesforceClient
-from crm.salesforce.errors import SalesforceError
+from crm.salesforce.errors import NOT_TRIED, SalesforceError
 from crm.salesforce.results import RecordResult
 from crm.services.attempts import record_call
 
@@ -49,7 +49,7 @@ def _chunks(values: Sequence, size: int = COLLECTION_LIMIT):
 
 
 def _not_tried(refs: Sequence[str], reason: str) -> list[RecordResult]:
-    error = SalesforceError(f"not tried: {reason}", code="NOT_TRIED", permanent=False)
+    error = SalesforceError(f"not tried: {reason}", code=NOT_TRIED, permanent=False)
     return [RecordResult(ref=ref, success=False, error=error) for ref in refs]
 
 
@@ -151,7 +151,7 @@ def _bulk(run: Run, *, operation: str, sobject: str, records: Sequence[dict],
 def query(run: Run, *, sobject: str, soql: str) -> list[dict]:
     """One SOQL query (its pages included), logged; raises SalesforceError."""
     if run.report.stopped:
-        raise SalesforceError(f"not tried: {run.report.stopped}", code="NOT_TRIED",
+        raise SalesforceError(f"not tried: {run.report.stopped}", code=NOT_TRIED,
                               permanent=False)
     try:
         return record_call(client=run.client, operation="query", sobject=sobject,

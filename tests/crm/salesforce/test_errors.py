@@ -54,6 +54,27 @@ def test_only_org_wide_failures_stop_a_run():
     assert (lock.stops_run, limit.stops_run, invalid.stops_run) == (False, True, False)
 
 
+@pytest.mark.parametrize(("status", "body", "code"), [
+    (503, [{"errorCode": "SERVER_UNAVAILABLE", "message": "retry later"}], "SERVER_UNAVAILABLE"),
+    (500, [{"errorCode": "UNKNOWN_EXCEPTION", "message": "ErrorId"}], "UNKNOWN_EXCEPTION"),
+    (502, "<html>Bad gateway</html>", "HTTP_502"),
+    (401, [{"errorCode": "INVALID_SESSION_ID", "message": "expired"}], "INVALID_SESSION_ID"),
+])
+def test_a_failure_that_stops_a_run_leaves_a_code_counted_as_an_org_failure(status, body, code):
+    """Rows carry only the code: the codes of errors that stop a run must be recognised as
+    org failures (crm.services.claims.bring_forward_after_outage), a lock's must not."""
+    error = errors.from_body(status, body)
+    assert error.code == code and error.stops_run
+    assert code in errors.ORG_FAILURE_CODES or code.startswith(errors.ORG_FAILURE_HTTP_PREFIX)
+
+
+def test_our_codes_for_unanswered_calls_are_org_failures_and_a_lock_is_not():
+    ours = {"TIMEOUT", "CONNECTION_ERROR", "UNEXPECTED_RESPONSE", "NOT_TRIED"}
+    assert ours <= errors.ORG_FAILURE_CODES
+    assert "UNABLE_TO_LOCK_ROW" not in errors.ORG_FAILURE_CODES
+    assert "INTERNAL_ERROR" not in errors.ORG_FAILURE_CODES  # a bug of ours, not the org
+
+
 @pytest.mark.parametrize(
     ("header", "used", "limit"),
     [("api-usage=18/5000", 18, 5000),
