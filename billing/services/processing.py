@@ -13,6 +13,7 @@ import logging
 import traceback as tb
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -26,6 +27,7 @@ from billing.services.batch import Change, apply_changes
 from subsync import worker_identity
 from subsync.backoff import backoff_seconds
 from subsync.celery import app
+from subsync.lost_connection import give_back_on_connection_loss
 
 log = logging.getLogger(__name__)
 
@@ -169,8 +171,23 @@ def process_claimed(claimed: list[WebhookEvent]) -> BatchOutcome:
 
     Parsing may call the provider's API (look-ups), so it happens before the transaction.
     The batch is applied in one transaction; if that fails, each event is applied again on
-    its own, so that one poison event fails alone and the others still land.
+    its own, so that one poison event fails alone and the others still land. If the
+    database connection is lost (no outcome can be recorded), the events still held are
+    given back as soon as the database answers again (subsync.lost_connection), then the
+    error is raised.
     """
+    with give_back_on_connection_loss(partial(_give_back, claimed), what="webhook events"):
+        return _process_claimed(claimed)
+
+
+def _give_back(claimed: list[WebhookEvent]) -> int:
+    # The requeue imports this module (through the drain), so it is imported when needed.
+    from billing.services.requeue import release_unfinished
+
+    return release_unfinished(events=claimed)
+
+
+def _process_claimed(claimed: list[WebhookEvent]) -> BatchOutcome:
     outcome = BatchOutcome(statuses={}, failures={})
     ready: list[tuple[WebhookEvent, ParsedEvent]] = []
     for event in claimed:

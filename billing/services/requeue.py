@@ -13,7 +13,9 @@ reason, where the dashboard and `replay_events` show it.
 
 A worker that starts does not wait for those leases: `release_claims` gives back at once the
 events its own node name held before it started (subsync.worker_identity), which only an
-earlier incarnation of it, now dead, can have claimed.
+earlier incarnation of it, now dead, can have claimed. And a run whose database connection
+died under it (a PostgreSQL restart) gives back its own claims once the database answers
+again (`release_unfinished`, called through subsync.lost_connection by processing).
 
 A `received` event is taken for lost once older than WAITING_SECONDS, the lifetime of the
 drain flag: by then a drain requested for it has either run or died (a drain that died leaves
@@ -32,7 +34,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from billing.models import WebhookEvent
@@ -43,6 +45,8 @@ from subsync.celery import app
 State = WebhookEvent.State
 GAVE_UP = ("Gave up: the worker stopped during attempt {attempts} of {limit} and no attempt "
            "is left. Replay it once the cause is fixed.")
+LOST_CONNECTION = ("Gave up: attempt {attempts} of {limit} lost its database connection and no "
+                   "attempt is left. Replay it once the cause is fixed.")
 # How old a `received` event must be before the requeue starts a drain for it anyway.
 WAITING_SECONDS = FLAG_SECONDS
 # How long past its due time a retry may still be on its way (a busy worker runs a due message
@@ -83,18 +87,40 @@ def release_claims(*, node: str, before: datetime) -> int:
     """
     if not node:
         return 0
-    held = WebhookEvent.objects.filter(status=State.PROCESSING, claimed_by=node,
-                                       claimed_at__lt=before)
+    return _give_back(WebhookEvent.objects.filter(status=State.PROCESSING, claimed_by=node,
+                                                  claimed_at__lt=before))
+
+
+def release_unfinished(*, events: list[WebhookEvent]) -> int:
+    """Give back the claimed `events` that still hold this run's claim (`processing`, with
+    the claimed_at claim_events gave them): the run lost its database connection before
+    their outcome. Like release_claims: `received` again, the attempt still counted, a drain
+    requested; one in its last allowed attempt is marked `failed` with the reason. Events
+    with an outcome, or claimed again since, are left alone. Returns how many."""
+    stamps = Q()
+    for claimed_at in {event.claimed_at for event in events}:
+        stamps |= Q(claimed_at=claimed_at,
+                    pk__in=[event.pk for event in events if event.claimed_at == claimed_at])
+    if not stamps:
+        return 0
+    return _give_back(WebhookEvent.objects.filter(stamps, status=State.PROCESSING),
+                      reason=LOST_CONNECTION)
+
+
+def _give_back(held: QuerySet, *, reason: str = GAVE_UP) -> int:
+    """Make the `held` events `received` again (their attempt stays counted) and request a
+    drain; those without an attempt left are marked `failed` instead. Returns how many."""
     rows = list(held.values_list("pk", "attempts"))
-    retry = _give_up_exhausted(held, rows)
+    retry = _give_up_exhausted(held, rows, reason=reason)
     if retry:
         held.filter(pk__in=retry).update(status=State.RECEIVED, claimed_by="")
         request_drain(force=True)
     return len(rows)
 
 
-def _give_up_exhausted(rows: QuerySet, found: list[tuple[int, int]]) -> list[int]:
-    """Mark `failed`, with the reason, the events among `found` (pk, attempts) that had no
+def _give_up_exhausted(rows: QuerySet, found: list[tuple[int, int]],
+                       *, reason: str = GAVE_UP) -> list[int]:
+    """Mark `failed`, with the `reason`, the events among `found` (pk, attempts) that had no
     attempt left; return the pks of the others. Only rows still in `rows` change: a replay
     may have reset one meanwhile."""
     max_attempts = settings.SUBSYNC_EVENT_MAX_ATTEMPTS
@@ -107,7 +133,7 @@ def _give_up_exhausted(rows: QuerySet, found: list[tuple[int, int]]) -> list[int
             exhausted.setdefault(attempts, []).append(pk)
     for attempts, pks in exhausted.items():
         rows.filter(pk__in=pks).update(
-            status=State.FAILED, error=GAVE_UP.format(attempts=attempts, limit=max_attempts),
+            status=State.FAILED, error=reason.format(attempts=attempts, limit=max_attempts),
             traceback="",
         )
     return retry

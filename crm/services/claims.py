@@ -108,6 +108,23 @@ def release(*, ids: Iterable[int]) -> None:
     ContractSync.objects.filter(pk__in=list(ids)).update(claimed_until=None)
 
 
+def release_unfinished(*, ids: Iterable[int], claimed_at: datetime) -> int:
+    """Give back the rows of one claim (`ids`, stamped `claimed_at` by claim_due) that still
+    hold it: the run lost its database connection before their verdicts. Returns how many.
+
+    Rows with a verdict (their lease cleared) or claimed since by another run (another
+    stamp) are left alone. The others are due at once (they were due when claimed and no
+    verdict moved them), no attempt counted (Salesforce did not fail them), and a flush is
+    requested. Pushing again what reached Salesforce before the loss is safe: upserts.
+    """
+    freed = ContractSync.objects.filter(
+        pk__in=list(ids), claimed_at=claimed_at, claimed_until__isnull=False,
+    ).update(claimed_until=None, claimed_by="")
+    if freed:
+        request_flush()
+    return freed
+
+
 def release_held_before(*, node: str, before: datetime) -> int:
     """Free the rows worker `node` leased before `before` (its start): they belonged to an
     earlier incarnation of it that died, and would wait for their lease otherwise. They are

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -63,6 +64,7 @@ from crm.services.org_schema import multi_currency_enabled
 from crm.services.sync_state import FLUSH_TASK, in_sync_scope, keep_parked
 from subsync.backoff import backoff_seconds
 from subsync.celery import app
+from subsync.lost_connection import CONNECTION_ERRORS, give_back_on_connection_loss
 
 log = logging.getLogger(__name__)
 
@@ -155,10 +157,11 @@ def flush_due(
             lease = settings.SUBSYNC_SF_CLAIM_SECONDS + 3 * settings.SUBSYNC_SF_BULK_TIMEOUT_SECONDS
         else:
             limit, lease = size, settings.SUBSYNC_SF_CLAIM_SECONDS
-        ids = claims.claim_due(limit=limit, lease_seconds=lease)
+        claimed_at = timezone.now()
+        ids = claims.claim_due(limit=limit, lease_seconds=lease, now=claimed_at)
         if not ids:
             break
-        push_claimed(client=client, ids=ids, report=report, bulk=bulk)
+        push_claimed(client=client, ids=ids, report=report, bulk=bulk, claimed_at=claimed_at)
         if report.stopped or len(ids) < limit or time.monotonic() >= deadline:
             break
     if report.calls and not report.stopped:
@@ -178,16 +181,28 @@ def use_bulk(*, now: datetime | None = None) -> bool:
 
 def push_claimed(
     *, client: SalesforceClient, ids: list[int], report: FlushReport | None = None,
-    bulk: bool = False,
+    bulk: bool = False, claimed_at: datetime | None = None,
 ) -> FlushReport:
     """Push rows this worker has claimed; every row leaves with a verdict or released.
 
     `bulk` writes through Bulk API 2.0 jobs (any number of rows); otherwise through
-    collections (at most 200 rows).
+    collections (at most 200 rows). `claimed_at`: the claim's stamp (claim_due's `now`);
+    with it, rows left without a verdict by a lost database connection are given back as
+    soon as the database answers again (subsync.lost_connection), not after their lease.
     """
     if not bulk and len(ids) > COLLECTION_LIMIT:
         raise ValueError(f"at most {COLLECTION_LIMIT} rows per collections batch")
     report = report or FlushReport()
+    give_back = nullcontext() if claimed_at is None else give_back_on_connection_loss(
+        partial(claims.release_unfinished, ids=ids, claimed_at=claimed_at),
+        what="Salesforce sync rows")
+    with give_back:
+        return _push_claimed(client=client, ids=ids, report=report, bulk=bulk)
+
+
+def _push_claimed(
+    *, client: SalesforceClient, ids: list[int], report: FlushReport, bulk: bool,
+) -> FlushReport:
     rows = list(
         ContractSync.objects.filter(pk__in=ids)
         .select_related("subscription__customer")
@@ -200,6 +215,9 @@ def push_claimed(
                    fields=FieldConfig.from_settings(), open={row.pk for row in rows}, bulk=bulk)
     try:
         _push(batch, rows)
+    except CONNECTION_ERRORS:
+        # Not the rows' fault: push_claimed gives them back, or their lease frees them.
+        raise
     except Exception as exc:
         # A bug or an interrupted worker: whatever has no verdict is retried with backoff.
         error = SalesforceError(f"internal error during the push: {exc!r}",

@@ -92,11 +92,12 @@ class Command(BaseCommand):
             self.stdout.write(f"{sub}: status {sub.status} is not synced and Salesforce has no "
                               "contract for it; nothing to push")
             return
+        claimed_at = timezone.now()
         ids = claims.claim_due(limit=1, lease_seconds=settings.SUBSYNC_SF_CLAIM_SECONDS,
-                               only_ids=[sync.pk])
+                               only_ids=[sync.pk], now=claimed_at)
         if not ids:
             raise CommandError(f"{sub}: another worker is pushing it right now; try again")
-        report = flush.push_claimed(client=client, ids=ids)
+        report = flush.push_claimed(client=client, ids=ids, claimed_at=claimed_at)
         self._report(report)
         sync.refresh_from_db()
         line = (f"{sub}: {sync.state}; Account {sync.sf_account_id or '-'}, Contract "

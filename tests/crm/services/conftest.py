@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crm.services import flush
+from crm.services import claims, flush, sync_state
 
 
 @pytest.fixture
@@ -15,3 +15,12 @@ def tasks(monkeypatch):
     monkeypatch.setattr(flush.app, "send_task",
                         lambda name, **options: sent.append((name, options)))
     return sent
+
+
+@pytest.fixture
+def flushes(monkeypatch):
+    """Flush requests are counted, not sent: no worker consumes the broker here."""
+    asked = []
+    monkeypatch.setattr(sync_state, "request_flush", lambda: asked.append(1) or True)
+    monkeypatch.setattr(claims, "request_flush", lambda: asked.append(1) or True)
+    return asked

@@ -10,21 +10,12 @@ import pytest
 from django.utils import timezone
 
 from crm.models import ContractSync
-from crm.services import claims, sync_state
+from crm.services import claims
 from subsync import worker_identity
 from tests.crm import factories as f
 
 pytestmark = pytest.mark.django_db
 NODE = "celery@worker-a"
-
-
-@pytest.fixture
-def flushes(monkeypatch):
-    """Flush requests are counted, not sent: no worker consumes the broker here."""
-    asked = []
-    monkeypatch.setattr(sync_state, "request_flush", lambda: asked.append(1) or True)
-    monkeypatch.setattr(claims, "request_flush", lambda: asked.append(1) or True)
-    return asked
 
 
 def lease(pk: int, *, by: str, claimed_at) -> None:
