@@ -235,10 +235,13 @@ class _Batch:
         if self.ledger:
             insert_rows(SubscriptionChange, self.ledger)
             ledger_days.add_changes(self.ledger)
-        if self.saved:
+        if self.saved or self.dirty_customers:
+            # A customer's own change (its company renamed, say) reaches Salesforce through
+            # the Account that its subscriptions push, even when no subscription changed.
             note_subscriptions_changed(
                 subscription_ids=[row.pk for row in self.saved.values()],
-                in_scope_ids=[self.saved[key].pk for key in self.ever_in_scope])
+                in_scope_ids=[self.saved[key].pk for key in self.ever_in_scope],
+                customer_ids=[row.pk for row in self.dirty_customers.values()])
 
 
 def apply_subscription(

@@ -57,13 +57,17 @@ def _due_now(*, force: bool = False) -> dict:
 
 
 def note_subscriptions_changed(*, subscription_ids: Iterable[int],
-                               in_scope_ids: Iterable[int] = ()) -> int:
+                               in_scope_ids: Iterable[int] = (),
+                               customer_ids: Iterable[int] = ()) -> int:
     """Bump the sync version of changed subscriptions that are in scope or already tracked.
 
     `in_scope_ids` are those whose new state (or one of the states a batch went through) is
     in scope: they get a row if they have none. A subscription never in scope (a trial, say)
     creates no row; once it has one it stays tracked, so that a contract we pushed also hears
-    about the cancellation. Returns how many rows became (or stayed) dirty.
+    about the cancellation. `customer_ids`: customers whose own fields changed (a company
+    renamed by a customer event that carries no subscription): every tracked subscription of
+    theirs pushes the customer's Account, so each is bumped; the payload digest skips the
+    Contract when only the Account changed. Returns how many rows became (or stayed) dirty.
     """
     in_scope = set(in_scope_ids)
     if in_scope:
@@ -74,8 +78,11 @@ def note_subscriptions_changed(*, subscription_ids: Iterable[int],
         ContractSync.objects.bulk_create(
             [ContractSync(subscription_id=pk) for pk in sorted(in_scope - tracked)],
             ignore_conflicts=True)  # a concurrent batch may create one first
-    updated = ContractSync.objects.filter(subscription_id__in=list(subscription_ids)).update(
-        **_due_now())
+    changed = Q(subscription_id__in=list(subscription_ids))
+    customer_ids = list(customer_ids)
+    if customer_ids:
+        changed |= Q(subscription__customer_id__in=customer_ids)
+    updated = ContractSync.objects.filter(changed).update(**_due_now())
     if updated:
         transaction.on_commit(request_flush)
     return updated
