@@ -92,12 +92,12 @@ def cached_dashboard(*, today: date, months: int = 12) -> CachedDashboard:
         if found.serves(today=today, months=months, currency=currency, version=version):
             return found
         if found.stands_in(today=today, months=months, currency=currency, now=timezone.now()):
-            _request_refresh()
+            request_refresh()
             return replace(found, stale=True)
     return _compute(today=today, months=months, version=version)
 
 
-def _request_refresh() -> None:
+def request_refresh() -> None:
     """Ask a worker to compute the figures again, unless one was asked for lately. Never
     raises: if no worker refreshes them, the figures age past STALE_SECONDS and the next
     visitor computes them."""

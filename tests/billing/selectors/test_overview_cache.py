@@ -150,3 +150,12 @@ def test_the_beat_task_computes_today_s_figures_for_the_next_visitor(computed, p
 
     assert computed == [today]  # by the task; the visitor read them
     assert found.computed_at.isoformat() == stamp
+
+
+def test_a_starting_worker_asks_for_the_figures_once(refreshes):
+    """worker_ready: the figures are computed as the worker starts, not at beat's first
+    tick; a second worker starting at the same moment asks nothing more (the flag)."""
+    tasks.compute_overview_figures_at_start()
+    tasks.compute_overview_figures_at_start()
+
+    assert refreshes == ["billing.tasks.refresh_overview_figures"]
