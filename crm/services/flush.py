@@ -515,7 +515,8 @@ def _fail(
         batch.report.failed += 1
     else:
         delay = max(
-            backoff_seconds(attempts, base=settings.SUBSYNC_SF_BACKOFF_BASE_SECONDS,
+            backoff_seconds(attempts,
+                            base=error.backoff_base(settings.SUBSYNC_SF_BACKOFF_BASE_SECONDS),
                             cap=settings.SUBSYNC_SF_BACKOFF_CAP_SECONDS),
             error.retry_after or 0,
         )

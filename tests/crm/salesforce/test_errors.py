@@ -90,3 +90,10 @@ def test_usage_budget_threshold():
     assert usage.over(80) and not usage.over(80.5)
     assert parse_limit_info("per-app-api-usage=1/2(appName=x)") is None
     assert parse_limit_info(None) is None
+
+
+def test_a_lock_backs_off_from_ten_seconds_anything_else_from_the_configured_base():
+    lock = errors.from_error("UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access")
+    outage = errors.from_error("SERVER_UNAVAILABLE", "down", status=503)
+    assert lock.backoff_base(60.0) == 10.0
+    assert outage.backoff_base(60.0) == 60.0

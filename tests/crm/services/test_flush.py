@@ -277,7 +277,9 @@ def test_a_locked_row_fails_only_its_record_and_the_batch_goes_on(emu):
     assert f.sync_of(fine).state == State.SYNCED
     row = f.sync_of(locked)
     assert row.state == State.PENDING and row.last_error_code == "UNABLE_TO_LOCK_ROW"
+    # A lock is retried soon (first backoff 5-10 s: base 10 s with jitter), not in a minute.
     assert row.next_attempt_at > timezone.now()
+    assert row.next_attempt_at <= timezone.now() + timedelta(seconds=10)
     f.make_due(row)
     flush.flush_due()
     _assert_all_synced_once(emu, [locked, fine])
