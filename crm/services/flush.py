@@ -36,6 +36,7 @@ write goes through the one dispatcher, crm.services.record_writes.write.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
@@ -45,7 +46,7 @@ from functools import partial
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Min
 from django.utils import timezone
 
 from crm import mapping
@@ -73,6 +74,11 @@ BUDGET_CODE = API_BUDGET
 ACCOUNT_MOVED_CODE = ACCOUNT_MOVED
 # While rows wait on the budget, one flush a period comes back for them (a cache key).
 BUDGET_RECHECK_KEY = "crm:budget-recheck"
+# Retries due within this get a flush of their own (_come_back_for_retries): a locked record's
+# (5-20 s). Later ones (the normal backoff starts at 30-60 s) are the beat sweeper's
+# (crm.tasks.sweep_salesforce, every 60 s), which costs them at most one period.
+RETRY_FOLLOW_UP_SECONDS = 30
+RETRY_FOLLOW_UP_KEY = "crm:retry-follow-up"
 
 
 @dataclass
@@ -168,6 +174,8 @@ def flush_due(
         # Salesforce answered: rows waiting out an outage need not wait any longer.
         claims.bring_forward_after_outage(run_started=started,
                                           limit_rows=not api_usage().over_budget)
+    if report.retrying:
+        _come_back_for_retries()
     if report.claimed:
         log.info("salesforce flush done", extra={"report": report.as_dict()})
     return report
@@ -576,6 +584,29 @@ def _come_back_for_deferred() -> None:
     except Exception:
         log.warning("could not schedule the flush of budget-deferred rows; the sweeper "
                     "will push them", exc_info=True)
+
+
+def _come_back_for_retries() -> None:
+    """Send one flush for the soonest retry due within RETRY_FOLLOW_UP_SECONDS: a locked
+    record, retried 5-10 s later, would otherwise wait up to a minute for the beat sweeper
+    once the webhooks stop. One message per due second however
+    many flushes ask (set-if-absent); never raises (the sweeper remains)."""
+    now = timezone.now()
+    soonest = (ContractSync.objects
+               .filter(state__in=[ContractSync.State.PENDING, ContractSync.State.FAILED],
+                       next_attempt_at__gt=now,
+                       next_attempt_at__lt=now + timedelta(seconds=RETRY_FOLLOW_UP_SECONDS))
+               .aggregate(soonest=Min("next_attempt_at"))["soonest"])
+    if soonest is None:
+        return
+    seconds = max(1, math.ceil((soonest - now).total_seconds()))
+    try:
+        if cache.add(f"{RETRY_FOLLOW_UP_KEY}:{int(soonest.timestamp())}", "1",
+                     timeout=seconds + 5):
+            app.send_task(FLUSH_TASK, countdown=seconds)
+    except Exception:
+        log.warning("could not schedule the flush of rows retrying soon; the sweeper will "
+                    "push them", exc_info=True)
 
 
 def _release_all(batch: _Batch, rows: list[ContractSync], error: SalesforceError) -> None:

@@ -113,7 +113,11 @@ def test_a_locked_row_and_a_permanent_failure_keep_their_schedule(start_salesfor
     assert row.next_attempt_at == lock_due and row.attempts == 1
     row = f.sync_of(odd)
     assert row.state == State.FAILED and row.next_attempt_at is None and row.attempts == 1
-    assert flushes_requested(tasks) == 1
+    # The held row's flush, and one for the lock's own retry (due 5-10 s after it failed,
+    # sooner than the beat sweeper), sent by the flush that locked it.
+    assert flushes_requested(tasks) == 2
+    assert [options["countdown"] for _, options in tasks if options["countdown"] > 1] == [
+        pytest.approx((lock_due - timezone.now()).total_seconds(), abs=2)]
 
     report = flush.flush_due()
     assert report.claimed == 1 and report.synced == 1  # the held row alone
