@@ -174,7 +174,9 @@ def flush_due(
         # Salesforce answered: rows waiting out an outage need not wait any longer.
         claims.bring_forward_after_outage(run_started=started,
                                           limit_rows=not api_usage().over_budget)
-    if report.retrying:
+    if report.claimed:
+        # Also after a run that failed nothing: the rows of an earlier failure still waiting
+        # for their retry need the next flush (a chain, one per due second).
         _come_back_for_retries()
     if report.claimed:
         log.info("salesforce flush done", extra={"report": report.as_dict()})
@@ -596,6 +598,7 @@ def _come_back_for_retries() -> None:
                .filter(state__in=[ContractSync.State.PENDING, ContractSync.State.FAILED],
                        next_attempt_at__gt=now,
                        next_attempt_at__lt=now + timedelta(seconds=RETRY_FOLLOW_UP_SECONDS))
+               .exclude(last_error_code=BUDGET_CODE)  # their own: _come_back_for_deferred
                .aggregate(soonest=Min("next_attempt_at"))["soonest"])
     if soonest is None:
         return
