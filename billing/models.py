@@ -181,7 +181,7 @@ class WebhookEvent(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     # The Celery worker (node name) that made the last claim; "" outside a worker. A worker
     # that starts gives back the `processing` events its node name held before it started
-    # (billing.services.requeue.release_claims): its earlier incarnation died with them.
+    # (billing.services.give_back.release_claims): its earlier incarnation died with them.
     claimed_by = models.CharField(max_length=255, blank=True, default="")
     # When the delayed retry of a `failed` event is due; empty when none is coming (given up,
     # permanent error, or not failed). The retry is a Celery message with a countdown, which

@@ -12,7 +12,16 @@ from django.utils import timezone
 
 from billing.providers.base import ProviderError
 from billing.selectors import overview_cache
-from billing.services import braintree_recovery, drain, polling, processing, requeue, retention
+from billing.services import (
+    braintree_recovery,
+    drain,
+    drain_requests,
+    give_back,
+    polling,
+    processing,
+    requeue,
+    retention,
+)
 from subsync import worker_identity
 
 
@@ -32,14 +41,14 @@ def drain_webhook_events(helper: bool = False) -> int:
         return drain.drain(helper=helper)
     except Exception:
         # The next stored event must be able to ask for a new drain at once.
-        drain.forget_request(helper=helper)
+        drain_requests.forget_request(helper=helper)
         raise
 
 
 @worker_ready.connect
 def release_events_of_a_dead_worker(**kwargs) -> None:
     """A worker starting under the name of one that died gives back its events at once."""
-    worker_identity.release_earlier_claims(requeue.release_claims, what="webhook events")
+    worker_identity.release_earlier_claims(give_back.release_claims, what="webhook events")
 
 
 @worker_ready.connect

@@ -8,7 +8,7 @@ from hypothesis import settings as hypothesis_settings
 
 from billing.providers.braintree.cache import forget_memos
 from billing.selectors import overview_cache
-from billing.services import drain, intake, processing
+from billing.services import drain, drain_requests, intake, processing
 
 # In CI (CI set, as CI services do) examples are derived from each test, not drawn at random,
 # so a failure there reproduces anywhere with CI=1; locally they stay random, to find more.
@@ -31,10 +31,10 @@ def _no_remembered_braintree_rows():
 def _no_drain_flags():
     """Drain flags live in a shared cache (Redis or files): none may leak between tests."""
     cache.delete_many([drain.FLAG, drain.HELPER_FLAG])
-    drain._requested_until = 0.0
+    drain_requests._requested_until = 0.0
     yield
     cache.delete_many([drain.FLAG, drain.HELPER_FLAG])
-    drain._requested_until = 0.0
+    drain_requests._requested_until = 0.0
 
 
 @pytest.fixture(autouse=True)

@@ -23,6 +23,7 @@ from django.utils import timezone
 from billing.models import WebhookEvent
 from billing.normalized import ParsedEvent
 from billing.providers.base import ProviderError, get_adapter
+from billing.services import give_back
 from billing.services.batch import Change, apply_changes
 from subsync import worker_identity
 from subsync.backoff import backoff_seconds
@@ -181,10 +182,7 @@ def process_claimed(claimed: list[WebhookEvent]) -> BatchOutcome:
 
 
 def _give_back(claimed: list[WebhookEvent]) -> int:
-    # The requeue imports this module (through the drain), so it is imported when needed.
-    from billing.services.requeue import release_unfinished
-
-    return release_unfinished(events=claimed)
+    return give_back.release_unfinished(events=claimed)
 
 
 def _process_claimed(claimed: list[WebhookEvent]) -> BatchOutcome:

@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from billing.models import WebhookEvent
-from billing.services import drain, intake, processing, requeue
+from billing.services import drain, give_back, intake, processing, requeue
 from tests.support.json_adapter import json_adapter_registered
 
 pytestmark = pytest.mark.django_db
@@ -41,7 +41,7 @@ def test_the_events_this_node_held_before_it_started_are_received_again(tasks):
     started = timezone.now()
     dead = held("ev_dead", by=NODE, claimed_at=started - timedelta(seconds=5), attempts=2)
 
-    assert requeue.release_claims(node=NODE, before=started) == 1
+    assert give_back.release_claims(node=NODE, before=started) == 1
 
     dead.refresh_from_db()
     assert (dead.status, dead.attempts, dead.claimed_by) == ("received", 2, "")
@@ -57,7 +57,7 @@ def test_other_nodes_claims_and_claims_made_since_the_start_are_left_alone(tasks
     since = held("ev_since", by=NODE, claimed_at=started + timedelta(seconds=1))
     nobody = held("ev_nobody", by="", claimed_at=started - timedelta(seconds=5))
 
-    assert requeue.release_claims(node=NODE, before=started) == 0
+    assert give_back.release_claims(node=NODE, before=started) == 0
 
     for event in (other, since, nobody):
         event.refresh_from_db()
@@ -70,17 +70,17 @@ def test_an_event_in_its_last_attempt_is_failed_with_the_reason(tasks):
     last = held("ev_last", by=NODE, claimed_at=started - timedelta(seconds=5),
                 attempts=MAX_ATTEMPTS)
 
-    assert requeue.release_claims(node=NODE, before=started) == 1
+    assert give_back.release_claims(node=NODE, before=started) == 1
 
     last.refresh_from_db()
     assert last.status == "failed"
-    assert last.error == requeue.GAVE_UP.format(attempts=MAX_ATTEMPTS, limit=MAX_ATTEMPTS)
+    assert last.error == give_back.GAVE_UP.format(attempts=MAX_ATTEMPTS, limit=MAX_ATTEMPTS)
     assert tasks == []  # nothing to drain
 
 
 def test_a_process_that_is_not_a_worker_releases_nothing(tasks):
     event = held("ev_web", by="", claimed_at=timezone.now() - timedelta(seconds=5))
-    assert requeue.release_claims(node="", before=timezone.now()) == 0
+    assert give_back.release_claims(node="", before=timezone.now()) == 0
     event.refresh_from_db()
     assert event.status == "processing"
 

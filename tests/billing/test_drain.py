@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 
 from billing.models import Subscription, WebhookEvent
-from billing.services import drain, intake, processing
+from billing.services import drain, drain_requests, intake, processing
 from billing.tasks import drain_webhook_events
 from tests.support.json_adapter import json_adapter_registered
 
@@ -111,7 +111,7 @@ def test_request_drain_never_raises_when_the_cache_is_down(monkeypatch, tasks):
     def cache_down(*args, **kwargs):
         raise ConnectionError("cache unreachable")
 
-    monkeypatch.setattr(drain, "cache", CacheWith(drain.cache, add=cache_down))
+    monkeypatch.setattr(drain_requests, "cache", CacheWith(drain_requests.cache, add=cache_down))
     assert drain.request_drain() is False
     assert tasks == []
 
@@ -275,10 +275,11 @@ def test_a_process_that_found_the_flag_set_stays_quiet_for_a_moment(tasks, monke
         asked.append(args[0])
         return real_add(*args, **kwargs)
 
-    monkeypatch.setattr(drain, "cache", CacheWith(drain.cache, add=counting_add))
+    monkeypatch.setattr(drain_requests, "cache",
+                        CacheWith(drain_requests.cache, add=counting_add))
     clock = [1000.0]
-    monkeypatch.setattr(drain, "time", SimpleNamespace(monotonic=lambda: clock[0],
-                                                       sleep=time.sleep))
+    monkeypatch.setattr(drain_requests, "time", SimpleNamespace(monotonic=lambda: clock[0],
+                                                                sleep=time.sleep))
     assert drain.request_drain() is True  # sends; the flag is now set
     assert drain.request_drain() is False  # finds the flag set
     assert drain.request_drain() is False  # within the quiet period: does not even ask

@@ -19,7 +19,7 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from billing.models import Subscription, SubscriptionChange, WebhookEvent
-from billing.services import drain, intake, processing, requeue
+from billing.services import drain, give_back, intake, processing
 from subsync import lost_connection
 from tests.support.database_outage import outages
 from tests.support.json_adapter import json_adapter_registered
@@ -79,7 +79,7 @@ def test_a_drain_that_lost_its_connection_gives_its_events_back(tasks, cut_off, 
         assert (event.status, event.attempts, event.claimed_by) == ("received", 1, "")
     last_try.refresh_from_db()
     assert (last_try.status, last_try.attempts) == ("failed", MAX_ATTEMPTS)
-    assert last_try.error == requeue.LOST_CONNECTION.format(attempts=MAX_ATTEMPTS,
+    assert last_try.error == give_back.LOST_CONNECTION.format(attempts=MAX_ATTEMPTS,
                                                             limit=MAX_ATTEMPTS)
     assert tasks == [(drain.DRAIN_TASK, None)]
     assert "gave back 3 webhook events" in caplog.text
@@ -128,7 +128,7 @@ def test_events_with_an_outcome_or_claimed_again_since_are_not_given_back(tasks)
     # Released by another path, then claimed again by another run: another stamp.
     WebhookEvent.objects.filter(pk=reclaimed.pk).update(claimed_at=timezone.now())
 
-    assert requeue.release_unfinished(events=claimed) == 1
+    assert give_back.release_unfinished(events=claimed) == 1
 
     statuses = dict(WebhookEvent.objects.values_list("pk", "status"))
     assert statuses == {done.pk: "processed", reclaimed.pk: "processing", held.pk: "received"}
