@@ -11,11 +11,12 @@ a worker was retrying right now to a second worker. An event whose worker died d
 last allowed attempt is not parked `processing` for ever: it is marked `failed`, with the
 reason, where the dashboard and `replay_events` show it.
 
-A worker that starts does not wait for those leases: `release_claims` gives back at once the
-events its own node name held before it started (subsync.worker_identity), which only an
-earlier incarnation of it, now dead, can have claimed. And a run whose database connection
+A worker that starts does not wait for those leases: billing.services.give_back's
+release_claims gives back at once the events its own node name held before it started
+(subsync.worker_identity), which only an earlier incarnation of it, now dead, can have
+claimed. And a run whose database connection
 died under it (a PostgreSQL restart) gives back its own claims once the database answers
-again (`release_unfinished`, called through subsync.lost_connection by processing).
+again (give_back.release_unfinished, called through subsync.lost_connection by processing).
 
 A `received` event is taken for lost once older than WAITING_SECONDS, the lifetime of the
 drain flag: by then a drain requested for it has either run or died (a drain that died leaves
