@@ -117,12 +117,8 @@ def release_unfinished(*, ids: Iterable[int], claimed_at: datetime) -> int:
     verdict moved them), no attempt counted (Salesforce did not fail them), and a flush is
     requested. Pushing again what reached Salesforce before the loss is safe: upserts.
     """
-    freed = ContractSync.objects.filter(
-        pk__in=list(ids), claimed_at=claimed_at, claimed_until__isnull=False,
-    ).update(claimed_until=None, claimed_by="")
-    if freed:
-        request_flush()
-    return freed
+    return _free(ContractSync.objects.filter(
+        pk__in=list(ids), claimed_at=claimed_at, claimed_until__isnull=False))
 
 
 def release_held_before(*, node: str, before: datetime) -> int:
@@ -135,9 +131,14 @@ def release_held_before(*, node: str, before: datetime) -> int:
     """
     if not node:
         return 0
-    freed = ContractSync.objects.filter(
-        claimed_by=node, claimed_at__lt=before, claimed_until__isnull=False,
-    ).update(claimed_until=None, claimed_by="")
+    return _free(ContractSync.objects.filter(
+        claimed_by=node, claimed_at__lt=before, claimed_until__isnull=False))
+
+
+def _free(held) -> int:
+    """Clear the leases of `held` (due at once: nothing moved their next_attempt_at) and ask
+    for a flush if any were freed; how many."""
+    freed = held.update(claimed_until=None, claimed_by="")
     if freed:
         request_flush()
     return freed

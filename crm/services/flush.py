@@ -577,22 +577,17 @@ def _come_back_for_deferred() -> None:
     """Send one flush for when the deferred rows are due again: it refreshes the usage
     (then SUBSYNC_SF_USAGE_REFRESH_SECONDS old) and pushes them if usage fell, so they wait
     at most about that long after it fell, not for the beat sweeper. One per period
-    whatever the number of flushes deferring rows (set-if-absent), and only while rows wait:
-    each costs one `limits` call, counted against the daily limit."""
+    whatever the number of flushes deferring rows, and only while rows wait: each costs one
+    `limits` call, counted against the daily limit."""
     seconds = settings.SUBSYNC_SF_USAGE_REFRESH_SECONDS
-    try:
-        if cache.add(BUDGET_RECHECK_KEY, "1", timeout=max(1, int(seconds))):
-            app.send_task(FLUSH_TASK, countdown=seconds)
-    except Exception:
-        log.warning("could not schedule the flush of budget-deferred rows; the sweeper "
-                    "will push them", exc_info=True)
+    _flush_later(key=BUDGET_RECHECK_KEY, seconds=seconds, hold=max(1, int(seconds)),
+                 what="budget-deferred rows")
 
 
 def _come_back_for_retries() -> None:
     """Send one flush for the soonest retry due within RETRY_FOLLOW_UP_SECONDS: a locked
     record, retried 5-10 s later, would otherwise wait up to a minute for the beat sweeper
-    once the webhooks stop. One message per due second however
-    many flushes ask (set-if-absent); never raises (the sweeper remains)."""
+    once the webhooks stop. One message per due second however many flushes ask."""
     now = timezone.now()
     soonest = (ContractSync.objects
                .filter(state__in=[ContractSync.State.PENDING, ContractSync.State.FAILED],
@@ -603,13 +598,20 @@ def _come_back_for_retries() -> None:
     if soonest is None:
         return
     seconds = max(1, math.ceil((soonest - now).total_seconds()))
+    _flush_later(key=f"{RETRY_FOLLOW_UP_KEY}:{int(soonest.timestamp())}", seconds=seconds,
+                 hold=seconds + 5, what="rows retrying soon")
+
+
+def _flush_later(*, key: str, seconds: float, hold: int, what: str) -> None:
+    """Send a flush `seconds` from now unless `key` says one is on its way (set-if-absent in
+    the cache for `hold` seconds, so concurrent flushes send one). Never raises: the beat
+    sweeper pushes what a lost message would have."""
     try:
-        if cache.add(f"{RETRY_FOLLOW_UP_KEY}:{int(soonest.timestamp())}", "1",
-                     timeout=seconds + 5):
+        if cache.add(key, "1", timeout=hold):
             app.send_task(FLUSH_TASK, countdown=seconds)
     except Exception:
-        log.warning("could not schedule the flush of rows retrying soon; the sweeper will "
-                    "push them", exc_info=True)
+        log.warning("could not schedule the flush of %s; the sweeper will push them", what,
+                    exc_info=True)
 
 
 def _release_all(batch: _Batch, rows: list[ContractSync], error: SalesforceError) -> None:
