@@ -177,12 +177,9 @@ def process_claimed(claimed: list[WebhookEvent]) -> BatchOutcome:
     given back as soon as the database answers again (subsync.lost_connection), then the
     error is raised.
     """
-    with give_back_on_connection_loss(partial(_give_back, claimed), what="webhook events"):
+    with give_back_on_connection_loss(partial(give_back.release_unfinished, events=claimed),
+                                      what="webhook events"):
         return _process_claimed(claimed)
-
-
-def _give_back(claimed: list[WebhookEvent]) -> int:
-    return give_back.release_unfinished(events=claimed)
 
 
 def _process_claimed(claimed: list[WebhookEvent]) -> BatchOutcome:
